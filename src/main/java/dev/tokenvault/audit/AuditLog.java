@@ -1,0 +1,120 @@
+package dev.tokenvault.audit;
+
+import java.time.InstantSource;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+import org.jboss.logging.Logger;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.runtime.ShutdownEvent;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * The audit trail. {@link #record} only enqueues, so the hot path never waits on the database; a scheduled flusher
+ * writes queued events in batches. A failed write keeps the events queued for the next attempt and is counted in
+ * {@code tokenvault_audit_write_failures_total}; nothing is dropped silently.
+ */
+@ApplicationScoped
+public class AuditLog {
+
+    private static final Logger LOG = Logger.getLogger(AuditLog.class);
+    static final int BATCH = 500;
+    /** Above this backlog (database down for long), events are still kept, and an error is logged once. */
+    static final int BACKLOG_WARNING = 100_000;
+
+    private final Pool pool;
+    private final InstantSource clock;
+    private final Counter writeFailures;
+    private final ConcurrentLinkedQueue<AuditEvent> queue = new ConcurrentLinkedQueue<>();
+    private final AtomicInteger size = new AtomicInteger();
+    private final AtomicBoolean flushing = new AtomicBoolean();
+    private final AtomicBoolean backlogWarned = new AtomicBoolean();
+
+    AuditLog(Pool pool, InstantSource clock, MeterRegistry registry) {
+        this.pool = pool;
+        this.clock = clock;
+        this.writeFailures = Counter.builder("tokenvault_audit_write_failures_total")
+                .description("Audit batches that failed to be written (they are retried)").register(registry);
+    }
+
+    public void record(String sub, String app, Long portalId, String action, String outcome, String detail) {
+        queue.add(new AuditEvent(clock.instant(), sub, app, portalId, action, outcome, detail));
+        if (size.incrementAndGet() > BACKLOG_WARNING && backlogWarned.compareAndSet(false, true)) {
+            LOG.errorf("audit backlog above %d events: the database has not accepted audit writes for a while",
+                    BACKLOG_WARNING);
+        }
+    }
+
+    /** Events waiting to be written. */
+    public int pending() {
+        return size.get();
+    }
+
+    @Scheduled(every = "${tokenvault.audit.flush-interval:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> scheduledFlush() {
+        return flush();
+    }
+
+    /** Writes everything queued so far; completes when written (or failed and re-queued). */
+    public Uni<Void> flush() {
+        if (!flushing.compareAndSet(false, true)) {
+            return Uni.createFrom().voidItem();
+        }
+        return flushBatches().eventually(() -> flushing.set(false));
+    }
+
+    private Uni<Void> flushBatches() {
+        List<AuditEvent> batch = new ArrayList<>(BATCH);
+        AuditEvent e;
+        while (batch.size() < BATCH && (e = queue.poll()) != null) {
+            batch.add(e);
+        }
+        if (batch.isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        List<Tuple> rows = new ArrayList<>(batch.size());
+        for (AuditEvent ev : batch) {
+            rows.add(Tuple.from(new Object[] { ev.at().atOffset(ZoneOffset.UTC), ev.sub(), ev.app(), ev.portalId(),
+                    ev.action(), ev.outcome(), ev.detail() }));
+        }
+        return pool.preparedQuery("insert into audit_log (at, sub, app, portal_id, action, outcome, detail) "
+                + "values ($1, $2, $3, $4, $5, $6, $7)")
+                .executeBatch(rows)
+                .onItem().transformToUni(ignored -> {
+                    size.addAndGet(-batch.size());
+                    if (size.get() < BACKLOG_WARNING) {
+                        backlogWarned.set(false);
+                    }
+                    return flushBatches();
+                })
+                .onFailure().recoverWithUni(failure -> {
+                    writeFailures.increment();
+                    LOG.warnf("audit write of %d events failed (%s); they stay queued and are retried",
+                            batch.size(), failure.getClass().getSimpleName());
+                    queue.addAll(batch);
+                    return Uni.createFrom().voidItem();
+                });
+    }
+
+    void onStop(@Observes ShutdownEvent event) {
+        if (size.get() > 0) {
+            try {
+                flush().await().atMost(java.time.Duration.ofSeconds(5));
+            } catch (RuntimeException e) {
+                LOG.errorf("%d audit events could not be written at shutdown", size.get());
+            }
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.tokenvault.config;
+
+import java.net.URI;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalLong;
+
+import io.smallrye.config.ConfigMapping;
+import io.smallrye.config.WithConverter;
+import io.smallrye.config.WithDefault;
+import io.smallrye.config.WithName;
+
+/**
+ * The one configuration root of the service ({@code tokenvault.*}). Every key can be set by an
+ * environment variable, Quarkus style ({@code TOKENVAULT_CRYPTO_PROVIDER}).
+ */
+@ConfigMapping(prefix = "tokenvault")
+public interface TokenVaultConfig {
+
+    /** HubSpot endpoints. */
+    HubSpot hubspot();
+
+    /** This service's public URL, used to build OAuth redirect URIs and to verify webhook signatures. */
+    @WithDefault("http://localhost:8080")
+    URI publicBaseUrl();
+
+    /** HubSpot apps by short name ({@code [a-z0-9-]{1,40}}). */
+    Map<String, App> apps();
+
+    /** Envelope encryption. */
+    Crypto crypto();
+
+    /** Proactive refresh. */
+    Refresh refresh();
+
+    /** Outgoing connection-event notifications. */
+    @WithName("notify")
+    Notify notifications();
+
+    /** Dev mode conveniences (ignored outside the dev profile). */
+    Dev dev();
+
+    interface Dev {
+        /** Start an embedded PostgreSQL in dev mode when no datasource URL is configured. */
+        @WithDefault("true")
+        boolean embeddedPostgres();
+
+        /** Where the embedded PostgreSQL keeps its data between dev-mode runs. */
+        @WithDefault("data/postgres")
+        String postgresDataDir();
+    }
+
+    interface HubSpot {
+        /** HubSpot API base (token, introspection, revoke). */
+        @WithDefault("https://api.hubapi.com")
+        URI apiBaseUrl();
+
+        /** HubSpot consent screen. */
+        @WithDefault("https://app.hubspot.com/oauth/authorize")
+        URI authorizeUrl();
+
+        /** Which HubSpot OAuth endpoints to call: {@code v1} or {@code 2026-03}. */
+        @WithDefault("v1")
+        @WithConverter(OAuthApiVersion.Converter.class)
+        OAuthApiVersion oauthApi();
+
+        /** Connect timeout and read timeout of every HubSpot call. */
+        @WithDefault("10S")
+        Duration timeout();
+    }
+
+    interface App {
+        /** Public app client id (needed to run OAuth). */
+        Optional<String> clientId();
+
+        /** Public app client secret. Never logged. */
+        Optional<String> clientSecret();
+
+        /** Alternatively, a Vault KV v2 path holding the client secret under the key {@code client-secret}. */
+        Optional<String> clientSecretVaultPath();
+
+        /** Required scopes requested at install. */
+        @WithDefault("oauth")
+        List<String> scopes();
+
+        /** Optional scopes requested at install. */
+        Optional<List<String>> optionalScopes();
+
+        /** Where the browser goes after a successful install; a built-in page when absent. */
+        Optional<URI> successUrl();
+
+        /** HubSpot app id; when set, tokens introspected for another app id are refused. */
+        OptionalLong hubspotAppId();
+
+        /** Accept v1/v2 webhook signatures (HubSpot's legacy schemes) besides v3. */
+        @WithDefault("false")
+        boolean allowLegacySignatures();
+    }
+
+    interface Crypto {
+        /** Key-encryption provider: {@code local} (key file) or {@code vault} (Vault Transit). */
+        @WithDefault("local")
+        Provider provider();
+
+        /** The local key file provider. */
+        Local local();
+
+        /** The Vault Transit provider. */
+        Vault vault();
+
+        /** Opened data keys kept in memory (count). */
+        @WithDefault("10000")
+        int dataKeyCacheSize();
+
+        /** How long an opened data key stays in memory. */
+        @WithDefault("10M")
+        Duration dataKeyCacheTtl();
+
+        enum Provider {
+            LOCAL,
+            VAULT
+        }
+
+        interface Local {
+            /**
+             * The key file: one line, base64 of 32 random bytes. Generated on first start in dev and test only;
+             * in prod it must exist and be readable by its owner only.
+             */
+            @WithDefault("data/tokenvault.key")
+            Path keyFile();
+
+            /** The previous key file, still used to open data keys wrapped before a rotation. */
+            Optional<Path> previousKeyFile();
+        }
+
+        interface Vault {
+            /** Transit mount. */
+            @WithDefault("transit")
+            String mount();
+
+            /** Transit key name. */
+            @WithName("key-name")
+            @WithDefault("tokenvault")
+            String keyName();
+        }
+    }
+
+    interface Refresh {
+        /** Refresh an access token when less than this remains. */
+        @WithDefault("10M")
+        Duration leadTime();
+
+        /** How often the refresher looks for due connections. */
+        @WithDefault("15S")
+        Duration pollInterval();
+
+        /** Parallel refresh calls per replica. */
+        @WithDefault("16")
+        int maxConcurrency();
+
+        /** How long a replica holds a connection's refresh lease. */
+        @WithDefault("60S")
+        Duration lease();
+    }
+
+    interface Notify {
+        /** Where connection events are POSTed; none when absent. */
+        Optional<URI> url();
+
+        /** HMAC-SHA256 key of the {@code X-Tokenvault-Signature} header. Never logged. */
+        Optional<String> secret();
+    }
+}

@@ -1,0 +1,221 @@
+package dev.tokenvault.connection;
+
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import jakarta.enterprise.context.ApplicationScoped;
+
+import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.crypto.WrappedKey;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.core.buffer.Buffer;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Row;
+import io.vertx.mutiny.sqlclient.RowSet;
+import io.vertx.mutiny.sqlclient.SqlClient;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/**
+ * SQL for the connection, data_key and secret tables, over the reactive PostgreSQL client. Statements that must be
+ * atomic take the {@link SqlClient} of a transaction.
+ */
+@ApplicationScoped
+class ConnectionRepository {
+
+    static final String COLUMNS = "c.id, c.app, c.portal_id, c.auth_type, c.status, c.scopes, c.hub_domain, "
+            + "c.installed_by, c.hubspot_app_id, c.installed_at, c.updated_at, c.access_expires_at, "
+            + "c.last_refresh_at, c.next_refresh_at, c.refresh_failures, c.last_error, c.version";
+
+    private static final String STORED = "select " + COLUMNS + ", d.wrapped, d.key_version, "
+            + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'refresh_token') as refresh_ct, "
+            + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'access_token') as access_ct, "
+            + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'private_app_token') as private_ct "
+            + "from connection c left join data_key d on d.connection_id = c.id ";
+
+    private final Pool pool;
+
+    ConnectionRepository(Pool pool) {
+        this.pool = pool;
+    }
+
+    Pool pool() {
+        return pool;
+    }
+
+    Uni<Optional<Connection>> find(String app, long portalId) {
+        return pool.preparedQuery("select " + COLUMNS + " from connection c where c.app = $1 and c.portal_id = $2")
+                .execute(Tuple.of(app, portalId))
+                .map(rows -> first(rows).map(ConnectionRepository::connection));
+    }
+
+    Uni<Optional<StoredConnection>> findStored(SqlClient client, String app, long portalId) {
+        return client.preparedQuery(STORED + "where c.app = $1 and c.portal_id = $2")
+                .execute(Tuple.of(app, portalId))
+                .map(rows -> first(rows).map(ConnectionRepository::stored));
+    }
+
+    /** Inserts a connection, or returns empty when (app, portal) already exists. */
+    Uni<Optional<Long>> insert(SqlClient tx, NewConnection n) {
+        return tx.preparedQuery("insert into connection (app, portal_id, auth_type, status, scopes, hub_domain, "
+                + "installed_by, hubspot_app_id, installed_at, updated_at, access_expires_at, last_refresh_at, "
+                + "next_refresh_at) values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $8, $9, $10, $11) "
+                + "on conflict (app, portal_id) do nothing returning id")
+                .execute(Tuple.from(new Object[] { n.app(), n.portalId(), n.authType().value(),
+                        n.scopes().toArray(String[]::new), n.hubDomain(), n.installedBy(), n.hubspotAppId(),
+                        ts(n.at()), ts(n.accessExpiresAt()), ts(n.lastRefreshAt()), ts(n.nextRefreshAt()) }))
+                .map(rows -> first(rows).map(r -> r.getLong("id")));
+    }
+
+    /**
+     * Replaces the descriptive fields of an existing connection (re-install, new private-app token) and sets it back
+     * to active, guarded by its version. Returns the number of rows updated (0: someone else changed it).
+     */
+    Uni<Integer> replace(SqlClient tx, long id, long expectedVersion, NewConnection n) {
+        return tx.preparedQuery("update connection set auth_type = $3, status = 'active', scopes = $4, "
+                + "hub_domain = $5, installed_by = $6, hubspot_app_id = $7, installed_at = $8, updated_at = $8, "
+                + "access_expires_at = $9, last_refresh_at = $10, next_refresh_at = $11, lease_owner = null, "
+                + "lease_until = null, refresh_failures = 0, last_error = null, version = version + 1 "
+                + "where id = $1 and version = $2")
+                .execute(Tuple.from(new Object[] { id, expectedVersion, n.authType().value(),
+                        n.scopes().toArray(String[]::new), n.hubDomain(), n.installedBy(), n.hubspotAppId(),
+                        ts(n.at()), ts(n.accessExpiresAt()), ts(n.lastRefreshAt()), ts(n.nextRefreshAt()) }))
+                .map(RowSet::rowCount);
+    }
+
+    Uni<Void> insertDataKey(SqlClient tx, long connectionId, WrappedKey wrapped, Instant at) {
+        return tx.preparedQuery("insert into data_key (connection_id, wrapped, key_version, created_at) "
+                + "values ($1, $2, $3, $4)")
+                .execute(Tuple.of(connectionId, wrapped.ciphertext(), wrapped.keyVersion(), ts(at)))
+                .replaceWithVoid();
+    }
+
+    /** Writes (or replaces) sealed fields; a field mapped to null is deleted. */
+    Uni<Void> putSecrets(SqlClient tx, long connectionId, Map<SecretField, byte[]> sealed, Instant at) {
+        Uni<Void> chain = Uni.createFrom().voidItem();
+        for (Map.Entry<SecretField, byte[]> e : sealed.entrySet()) {
+            if (e.getValue() == null) {
+                chain = chain.chain(() -> tx.preparedQuery("delete from secret where connection_id = $1 and field = $2")
+                        .execute(Tuple.of(connectionId, e.getKey().column())).replaceWithVoid());
+            } else {
+                chain = chain.chain(() -> tx.preparedQuery("insert into secret (connection_id, field, ciphertext, "
+                        + "updated_at) values ($1, $2, $3, $4) on conflict (connection_id, field) do update set "
+                        + "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")
+                        .execute(Tuple.of(connectionId, e.getKey().column(), Buffer.buffer(e.getValue()), ts(at)))
+                        .replaceWithVoid());
+            }
+        }
+        return chain;
+    }
+
+    /** One page of connections of an app, ordered by portal id, after the cursor portal id. */
+    Uni<List<Connection>> list(String app, Optional<ConnectionStatus> status, long afterPortalId,
+            Optional<List<Long>> onlyPortals, int limit) {
+        StringBuilder sql = new StringBuilder("select " + COLUMNS + " from connection c where c.app = $1 "
+                + "and c.portal_id > $2");
+        List<Object> params = new ArrayList<>(List.of(app, afterPortalId));
+        status.ifPresent(s -> {
+            params.add(s.value());
+            sql.append(" and c.status = $").append(params.size());
+        });
+        onlyPortals.ifPresent(p -> {
+            params.add(p.toArray(Long[]::new));
+            sql.append(" and c.portal_id = any($").append(params.size()).append(")");
+        });
+        params.add(limit);
+        sql.append(" order by c.portal_id limit $").append(params.size());
+        return pool.preparedQuery(sql.toString()).execute(Tuple.from(params))
+                .map(rows -> {
+                    List<Connection> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(connection(r)));
+                    return out;
+                });
+    }
+
+    // ---- data keys (rewrap) --------------------------------------------------------------------------------
+
+    record DataKeyRow(long connectionId, WrappedKey wrapped) {
+    }
+
+    Uni<List<DataKeyRow>> dataKeysNotAt(String keyVersion, long afterConnectionId, int limit) {
+        return pool.preparedQuery("select connection_id, wrapped, key_version from data_key "
+                + "where key_version <> $1 and connection_id > $2 order by connection_id limit $3")
+                .execute(Tuple.of(keyVersion, afterConnectionId, limit))
+                .map(rows -> {
+                    List<DataKeyRow> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(new DataKeyRow(r.getLong("connection_id"),
+                            new WrappedKey(r.getString("wrapped"), r.getString("key_version")))));
+                    return out;
+                });
+    }
+
+    Uni<Long> countDataKeysNotAt(String keyVersion) {
+        return pool.preparedQuery("select count(*) from data_key where key_version <> $1")
+                .execute(Tuple.of(keyVersion)).map(rows -> rows.iterator().next().getLong(0));
+    }
+
+    Uni<Map<String, Long>> countDataKeysByVersion() {
+        return pool.query("select key_version, count(*) from data_key group by key_version").execute()
+                .map(rows -> {
+                    Map<String, Long> out = new java.util.TreeMap<>();
+                    rows.forEach(r -> out.put(r.getString(0), r.getLong(1)));
+                    return out;
+                });
+    }
+
+    /** Compare-and-set: replaces a wrapped key only if it is still the one that was rewrapped. */
+    Uni<Boolean> replaceDataKey(long connectionId, WrappedKey from, WrappedKey to, Instant at) {
+        return pool.preparedQuery("update data_key set wrapped = $3, key_version = $4, rewrapped_at = $5 "
+                + "where connection_id = $1 and wrapped = $2")
+                .execute(Tuple.of(connectionId, from.ciphertext(), to.ciphertext(), to.keyVersion(), ts(at)))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    // ---- mapping ---------------------------------------------------------------------------------------------
+
+    static Optional<Row> first(RowSet<Row> rows) {
+        var it = rows.iterator();
+        return it.hasNext() ? Optional.of(it.next()) : Optional.empty();
+    }
+
+    static Connection connection(Row r) {
+        String[] scopes = r.getArrayOfStrings("scopes");
+        return new Connection(r.getLong("id"), r.getString("app"), r.getLong("portal_id"),
+                AuthType.of(r.getString("auth_type")), ConnectionStatus.of(r.getString("status")),
+                scopes == null ? List.of() : List.of(scopes), r.getString("hub_domain"), r.getString("installed_by"),
+                r.getLong("hubspot_app_id"), instant(r, "installed_at"), instant(r, "updated_at"),
+                instant(r, "access_expires_at"), instant(r, "last_refresh_at"), instant(r, "next_refresh_at"),
+                r.getInteger("refresh_failures"), r.getString("last_error"), r.getLong("version"));
+    }
+
+    private static StoredConnection stored(Row r) {
+        Map<SecretField, byte[]> sealed = new EnumMap<>(SecretField.class);
+        putIfPresent(sealed, SecretField.REFRESH_TOKEN, r, "refresh_ct");
+        putIfPresent(sealed, SecretField.ACCESS_TOKEN, r, "access_ct");
+        putIfPresent(sealed, SecretField.PRIVATE_APP_TOKEN, r, "private_ct");
+        String wrapped = r.getString("wrapped");
+        return new StoredConnection(connection(r),
+                wrapped == null ? null : new WrappedKey(wrapped, r.getString("key_version")), sealed);
+    }
+
+    private static void putIfPresent(Map<SecretField, byte[]> map, SecretField field, Row r, String column) {
+        Buffer b = r.getBuffer(column);
+        if (b != null) {
+            map.put(field, b.getBytes());
+        }
+    }
+
+    static Instant instant(Row r, String column) {
+        OffsetDateTime t = r.getOffsetDateTime(column);
+        return t == null ? null : t.toInstant();
+    }
+
+    static OffsetDateTime ts(Instant i) {
+        return i == null ? null : i.atOffset(ZoneOffset.UTC);
+    }
+}

@@ -1,0 +1,154 @@
+package dev.tokenvault.connection;
+
+import java.time.InstantSource;
+import java.util.List;
+import java.util.Optional;
+
+import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.PUT;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.PathParam;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.config.Apps;
+import dev.tokenvault.web.ApiException;
+import dev.tokenvault.web.Caller;
+import dev.tokenvault.web.CallerAuthorizer;
+import dev.tokenvault.web.Params;
+import io.quarkus.security.Authenticated;
+import io.smallrye.mutiny.Uni;
+
+/** Admin API over connections ({@code tokens.admin}). */
+@Path("/v1/apps/{app}/portals")
+@Authenticated
+@Tag(name = "connections", description = "Administer the connections held for each portal")
+@SecurityRequirement(name = "jwt")
+@Produces(MediaType.APPLICATION_JSON)
+public class ConnectionResource {
+
+    private final ConnectionService connections;
+    private final CallerAuthorizer authorizer;
+    private final Apps apps;
+    private final AuditLog audit;
+    private final InstantSource clock;
+
+    ConnectionResource(ConnectionService connections, CallerAuthorizer authorizer, Apps apps, AuditLog audit,
+            InstantSource clock) {
+        this.connections = connections;
+        this.authorizer = authorizer;
+        this.apps = apps;
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    @Schema(name = "PrivateAppToken", description = "A HubSpot private-app (static bearer) token")
+    public record PrivateAppTokenRequest(@Schema(required = true, examples = "pat-na1-00000000-0000-0000-0000-000000000000") String token) {
+        @Override
+        public String toString() {
+            return "PrivateAppTokenRequest[token=<redacted>]";
+        }
+    }
+
+    @Schema(name = "ConnectionPage")
+    public record ConnectionPage(List<ConnectionResponse> items,
+            @Schema(description = "pass as cursor to get the next page; null on the last page") String nextCursor) {
+    }
+
+    @GET
+    @Path("/{portalId}")
+    @Operation(summary = "One connection (admin)")
+    @APIResponse(responseCode = "200", description = "The connection")
+    @APIResponse(responseCode = "404", description = "Unknown app or connection")
+    public Uni<ConnectionResponse> get(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
+        apps.require(app);
+        long portalId = Params.portalId(portalIdRaw);
+        Caller caller = authorizer.requireAdmin(portalId);
+        return connections.find(app, portalId).map(found -> {
+            Connection c = found.orElseThrow(() -> notConnected(app, portalId));
+            audit.record(caller.sub(), app, portalId, "connection.read", "ok", null);
+            return ConnectionResponse.of(c, clock.instant());
+        });
+    }
+
+    @GET
+    @Operation(summary = "List connections (admin)", description = "Ordered by portal id; limited to the caller's portals unless its portals claim is \"*\".")
+    public Uni<ConnectionPage> list(@PathParam("app") String app,
+            @Parameter(description = "active or needs_reauth") @QueryParam("status") String status,
+            @Parameter(description = "1 to 500, default 100") @QueryParam("limit") String limitRaw,
+            @QueryParam("cursor") String cursor) {
+        apps.require(app);
+        Caller caller = authorizer.requireAdminGroup();
+        Optional<ConnectionStatus> st = Optional.empty();
+        if (status != null && !status.isEmpty()) {
+            try {
+                st = Optional.of(ConnectionStatus.of(status));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("status must be active or needs_reauth");
+            }
+        }
+        int limit = Params.intInRange("limit", limitRaw, 1, 500, 100);
+        long after = cursor == null || cursor.isEmpty() ? 0 : parseCursor(cursor);
+        Optional<List<Long>> only = caller.allPortals() ? Optional.empty()
+                : Optional.of(List.copyOf(caller.portals()));
+        return connections.list(app, st, after, only, limit + 1).map(page -> {
+            boolean more = page.size() > limit;
+            List<Connection> items = more ? page.subList(0, limit) : page;
+            var now = clock.instant();
+            audit.record(caller.sub(), app, null, "connection.list", "ok", null);
+            return new ConnectionPage(items.stream().map(c -> ConnectionResponse.of(c, now)).toList(),
+                    more ? Long.toString(items.get(items.size() - 1).portalId()) : null);
+        });
+    }
+
+    @PUT
+    @Path("/{portalId}/private-app-token")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Store a private-app (static bearer) token (admin)")
+    @APIResponse(responseCode = "200", description = "The connection")
+    @APIResponse(responseCode = "409", description = "The portal is connected through OAuth")
+    public Uni<ConnectionResponse> putPrivateAppToken(@PathParam("app") String app,
+            @PathParam("portalId") String portalIdRaw, PrivateAppTokenRequest body) {
+        apps.require(app);
+        long portalId = Params.portalId(portalIdRaw);
+        Caller caller = authorizer.requireAdmin(portalId);
+        String token = body == null ? null : body.token();
+        if (token == null || token.isBlank()) {
+            throw ApiException.badRequest("body must be {\"token\": \"...\"} with a non-empty token");
+        }
+        if (token.length() > 4096 || !token.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
+            throw ApiException.badRequest("token must be at most 4096 printable ASCII characters without spaces");
+        }
+        return connections.storePrivateAppToken(app, portalId, token)
+                .onItemOrFailure().invoke((c, failure) -> audit.record(caller.sub(), app, portalId,
+                        "private_app_token.put", failure == null ? "ok" : "failed",
+                        failure == null ? null : failure.getClass().getSimpleName()))
+                .map(c -> ConnectionResponse.of(c, clock.instant()));
+    }
+
+    static ApiException notConnected(String app, long portalId) {
+        return ApiException.notFound("portal " + portalId + " has no connection for app " + app);
+    }
+
+    private static long parseCursor(String cursor) {
+        try {
+            long v = Long.parseLong(cursor);
+            if (v < 0) {
+                throw new NumberFormatException();
+            }
+            return v;
+        } catch (NumberFormatException e) {
+            throw ApiException.badRequest("cursor is not one this service returned");
+        }
+    }
+}

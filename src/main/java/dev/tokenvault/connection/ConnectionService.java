@@ -1,0 +1,150 @@
+package dev.tokenvault.connection;
+
+import java.time.InstantSource;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+import jakarta.enterprise.context.ApplicationScoped;
+
+import org.jboss.logging.Logger;
+
+import dev.tokenvault.crypto.CryptoService;
+import dev.tokenvault.crypto.DataKey;
+import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.web.ApiException;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * Stores and reads connections with their secrets. Secrets are sealed before any transaction starts and the key
+ * service is never called inside one: a failure half-way (key service, database) leaves what was stored intact.
+ */
+@ApplicationScoped
+public class ConnectionService {
+
+    private static final Logger LOG = Logger.getLogger(ConnectionService.class);
+
+    private final ConnectionRepository repository;
+    private final CryptoService crypto;
+    private final InstantSource clock;
+
+    ConnectionService(ConnectionRepository repository, CryptoService crypto, InstantSource clock) {
+        this.repository = repository;
+        this.crypto = crypto;
+        this.clock = clock;
+    }
+
+    public Uni<Optional<Connection>> find(String app, long portalId) {
+        return repository.find(app, portalId);
+    }
+
+    public Uni<List<Connection>> list(String app, Optional<ConnectionStatus> status, long afterPortalId,
+            Optional<List<Long>> onlyPortals, int limit) {
+        return repository.list(app, status, afterPortalId, onlyPortals, limit);
+    }
+
+    /** The connection with its secret fields opened. Empty when there is no such connection. */
+    public Uni<Optional<OpenedConnection>> open(String app, long portalId) {
+        return repository.findStored(repository.pool(), app, portalId).chain(found -> {
+            if (found.isEmpty()) {
+                return Uni.createFrom().item(Optional.<OpenedConnection> empty());
+            }
+            StoredConnection stored = found.get();
+            if (stored.wrappedKey() == null) {
+                return Uni.createFrom().item(Optional.of(new OpenedConnection(stored.connection(), Map.of())));
+            }
+            return crypto.openDataKey(stored.wrappedKey()).map(key -> {
+                Map<SecretField, String> opened = new EnumMap<>(SecretField.class);
+                stored.sealed().forEach((field, ct) -> opened.put(field,
+                        crypto.open(key, app, portalId, field, ct)));
+                return Optional.of(new OpenedConnection(stored.connection(), opened));
+            });
+        });
+    }
+
+    /**
+     * Stores a private-app (static bearer) token for (app, portal). An OAuth connection is not converted: erase it
+     * first.
+     */
+    public Uni<Connection> storePrivateAppToken(String app, long portalId, String token) {
+        var now = clock.instant();
+        NewConnection n = new NewConnection(app, portalId, AuthType.PRIVATE_APP, List.of(), null, null, null, now,
+                null, null, null);
+        Map<SecretField, String> secrets = new EnumMap<>(SecretField.class);
+        secrets.put(SecretField.PRIVATE_APP_TOKEN, token);
+        secrets.put(SecretField.ACCESS_TOKEN, null);
+        secrets.put(SecretField.REFRESH_TOKEN, null);
+        return store(n, secrets, existing -> {
+            if (existing.authType() == AuthType.OAUTH) {
+                throw ApiException.conflict("portal " + portalId + " of app " + app
+                        + " is connected through OAuth; erase the connection before storing a private-app token");
+            }
+        }, true);
+    }
+
+    /**
+     * Creates or replaces a connection and its secrets (a null secret value deletes that field). The data key is
+     * created or opened before the transaction; the row is replaced only if nobody changed it meanwhile.
+     */
+    Uni<Connection> store(NewConnection n, Map<SecretField, String> secrets,
+            java.util.function.Consumer<Connection> checkExisting, boolean retryOnRace) {
+        return repository.findStored(repository.pool(), n.app(), n.portalId()).chain(found -> {
+            if (found.isPresent()) {
+                StoredConnection stored = found.get();
+                checkExisting.accept(stored.connection());
+                Uni<DataKey> key = stored.wrappedKey() == null ? crypto.newDataKey()
+                        : crypto.openDataKey(stored.wrappedKey());
+                return key.chain(dataKey -> {
+                    Map<SecretField, byte[]> sealed = seal(dataKey, n, secrets);
+                    return repository.pool().withTransaction(tx -> repository
+                            .replace(tx, stored.connection().id(), stored.connection().version(), n)
+                            .chain(updated -> {
+                                if (updated == 0) {
+                                    return Uni.createFrom().item(false);
+                                }
+                                Uni<Void> keyWrite = stored.wrappedKey() == null
+                                        ? repository.insertDataKey(tx, stored.connection().id(), dataKey.wrapped(),
+                                                n.at())
+                                        : Uni.createFrom().voidItem();
+                                return keyWrite.chain(() -> repository.putSecrets(tx, stored.connection().id(),
+                                        sealed, n.at())).replaceWith(true);
+                            }));
+                }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, retryOnRace));
+            }
+            return crypto.newDataKey().chain(dataKey -> {
+                Map<SecretField, byte[]> sealed = seal(dataKey, n, secrets);
+                return repository.pool().withTransaction(tx -> repository.insert(tx, n).chain(id -> {
+                    if (id.isEmpty()) {
+                        return Uni.createFrom().item(false);
+                    }
+                    return repository.insertDataKey(tx, id.get(), dataKey.wrapped(), n.at())
+                            .chain(() -> repository.putSecrets(tx, id.get(), sealed, n.at()))
+                            .replaceWith(true);
+                }));
+            }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, retryOnRace));
+        });
+    }
+
+    private Uni<Connection> raced(NewConnection n, Map<SecretField, String> secrets,
+            java.util.function.Consumer<Connection> checkExisting, boolean retryOnRace) {
+        if (!retryOnRace) {
+            return Uni.createFrom().failure(ApiException.conflict(
+                    "the connection changed while it was being written; retry"));
+        }
+        LOG.debugf("connection %s/%d changed concurrently; retrying once", n.app(), n.portalId());
+        return store(n, secrets, checkExisting, false);
+    }
+
+    private Uni<Connection> findOrFail(NewConnection n) {
+        return repository.find(n.app(), n.portalId()).map(c -> c.orElseThrow(
+                () -> ApiException.conflict("the connection was erased while it was being written")));
+    }
+
+    private Map<SecretField, byte[]> seal(DataKey key, NewConnection n, Map<SecretField, String> secrets) {
+        Map<SecretField, byte[]> sealed = new EnumMap<>(SecretField.class);
+        secrets.forEach((field, value) -> sealed.put(field,
+                value == null ? null : crypto.seal(key, n.app(), n.portalId(), field, value)));
+        return sealed;
+    }
+}

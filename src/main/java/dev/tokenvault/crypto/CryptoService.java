@@ -1,0 +1,94 @@
+package dev.tokenvault.crypto;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
+import dev.tokenvault.config.TokenVaultConfig;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * Envelope encryption for connection secrets: each connection has its own random AES-256 data key, stored only
+ * wrapped by the key-encryption provider; secret fields are sealed with AES-256-GCM under that data key with
+ * associated data naming app, portal and field. Opened data keys are cached in memory (bounded, expiring).
+ */
+@ApplicationScoped
+public class CryptoService {
+
+    private final KeyEncryptionProvider provider;
+    private final Cache<String, byte[]> openedKeys;
+
+    @Inject
+    CryptoService(KeyEncryptionProvider provider, TokenVaultConfig config) {
+        this(provider, config.crypto().dataKeyCacheSize(), config.crypto().dataKeyCacheTtl());
+    }
+
+    CryptoService(KeyEncryptionProvider provider, int cacheSize, Duration cacheTtl) {
+        this.provider = provider;
+        this.openedKeys = Caffeine.newBuilder().maximumSize(cacheSize).expireAfterWrite(cacheTtl).build();
+    }
+
+    /** A new data key for a new connection, wrapped by the key-encryption provider. */
+    public Uni<DataKey> newDataKey() {
+        byte[] key = Envelope.newKey();
+        return provider.wrap(key).map(wrapped -> {
+            openedKeys.put(wrapped.ciphertext(), key);
+            return new DataKey(key, wrapped);
+        });
+    }
+
+    /** Opens a wrapped data key (from memory when it was opened recently). */
+    public Uni<DataKey> openDataKey(WrappedKey wrapped) {
+        byte[] cached = openedKeys.getIfPresent(wrapped.ciphertext());
+        if (cached != null) {
+            return Uni.createFrom().item(new DataKey(cached, wrapped));
+        }
+        return provider.unwrap(wrapped).map(key -> {
+            if (key.length != Envelope.KEY_BYTES) {
+                throw new CryptoException("unwrapped data key has " + key.length + " bytes, expected 32");
+            }
+            openedKeys.put(wrapped.ciphertext(), key);
+            return new DataKey(key, wrapped);
+        });
+    }
+
+    public byte[] seal(DataKey key, String app, long portalId, SecretField field, String plaintext) {
+        return Envelope.seal(key.key(), plaintext.getBytes(StandardCharsets.UTF_8), field.aad(app, portalId));
+    }
+
+    /**
+     * @throws CryptoException when the ciphertext was sealed for another connection or field, with another key, or
+     *         was altered
+     */
+    public String open(DataKey key, String app, long portalId, SecretField field, byte[] sealed) {
+        try {
+            return new String(Envelope.open(key.key(), sealed, field.aad(app, portalId)), StandardCharsets.UTF_8);
+        } catch (CryptoException e) {
+            throw new CryptoException("cannot open " + field.column() + " of " + app + "/" + portalId + ": "
+                    + e.getMessage());
+        }
+    }
+
+    /** Moves a wrapped data key to the newest key version (inside Vault with the vault provider). */
+    public Uni<WrappedKey> rewrap(WrappedKey wrapped) {
+        return provider.rewrap(wrapped);
+    }
+
+    public Uni<String> currentKeyVersion() {
+        return provider.currentKeyVersion();
+    }
+
+    public String providerName() {
+        return provider.name();
+    }
+
+    /** Drops an opened data key from memory (erase, uninstall). */
+    public void forget(WrappedKey wrapped) {
+        openedKeys.invalidate(wrapped.ciphertext());
+    }
+}

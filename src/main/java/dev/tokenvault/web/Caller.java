@@ -1,0 +1,102 @@
+package dev.tokenvault.web;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+
+import jakarta.json.JsonArray;
+import jakarta.json.JsonNumber;
+import jakarta.json.JsonString;
+import jakarta.json.JsonValue;
+
+/**
+ * Who is calling, as far as authorisation goes: the JWT's {@code sub}, its {@code groups}, and the portals of its
+ * {@code portals} claim ({@code "*"} for all). No {@code portals} claim means no portal.
+ */
+public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Long> portals) {
+
+    public static final String READ = "tokens.read";
+    public static final String ADMIN = "tokens.admin";
+    public static final String ALL = "*";
+
+    public boolean inGroup(String group) {
+        return groups.contains(group);
+    }
+
+    public boolean mayTouch(long portalId) {
+        return allPortals || portals.contains(portalId);
+    }
+
+    /** The {@code portals} claim as the caller sent it, normalised: {@code ["*"]} or the ids as strings. */
+    public List<String> portalsClaim() {
+        if (allPortals) {
+            return List.of(ALL);
+        }
+        List<String> out = new ArrayList<>();
+        portals.forEach(p -> out.add(Long.toString(p)));
+        return out;
+    }
+
+    /**
+     * Reads the {@code portals} claim: a JSON array of portal ids as strings (numbers are accepted too) or
+     * {@code "*"}; a bare string is read as a one-element list. Entries that are not positive 64-bit integers grant
+     * nothing.
+     */
+    static Caller of(String sub, Set<String> groups, Object portalsClaim) {
+        Set<Long> portals = new TreeSet<>();
+        boolean all = false;
+        for (Object entry : entries(portalsClaim)) {
+            String text = text(entry);
+            if (text == null) {
+                continue;
+            }
+            if (ALL.equals(text)) {
+                all = true;
+            } else {
+                try {
+                    long id = Long.parseLong(text);
+                    if (id > 0) {
+                        portals.add(id);
+                    }
+                } catch (NumberFormatException ignored) {
+                    // not a portal id: grants nothing
+                }
+            }
+        }
+        return new Caller(sub, Set.copyOf(groups), all, Set.copyOf(portals));
+    }
+
+    private static Collection<?> entries(Object claim) {
+        if (claim == null) {
+            return List.of();
+        }
+        if (claim instanceof JsonArray array) {
+            return array;
+        }
+        if (claim instanceof Collection<?> collection) {
+            return collection;
+        }
+        return List.of(claim);
+    }
+
+    private static String text(Object entry) {
+        if (entry instanceof JsonString s) {
+            return s.getString().trim();
+        }
+        if (entry instanceof JsonNumber n) {
+            return n.isIntegral() ? n.bigIntegerValue().toString() : null;
+        }
+        if (entry instanceof JsonValue) {
+            return null;
+        }
+        if (entry instanceof String s) {
+            return s.trim();
+        }
+        if (entry instanceof Number n) {
+            return n.toString();
+        }
+        return null;
+    }
+}

@@ -1,0 +1,138 @@
+package dev.tokenvault.web;
+
+import java.util.stream.Collectors;
+
+import jakarta.validation.ConstraintViolationException;
+import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.core.Response;
+import jakarta.ws.rs.core.UriInfo;
+
+import org.jboss.logging.Logger;
+import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+
+import dev.tokenvault.crypto.CryptoException;
+import dev.tokenvault.crypto.KeyServiceUnavailableException;
+import io.quarkus.security.AuthenticationFailedException;
+import io.quarkus.security.ForbiddenException;
+import io.quarkus.security.UnauthorizedException;
+import io.vertx.pgclient.PgException;
+import io.vertx.core.VertxException;
+
+/**
+ * The one place that turns failures into {@code application/problem+json}. 5xx are logged at ERROR with their cause,
+ * 4xx at DEBUG; no stack trace, token or secret ever reaches the caller.
+ */
+public class ProblemMapper {
+
+    private static final Logger LOG = Logger.getLogger(ProblemMapper.class);
+
+    @ServerExceptionMapper
+    public Response api(ApiException e, UriInfo uri) {
+        return respond(e, uri);
+    }
+
+    @ServerExceptionMapper({ AuthenticationFailedException.class, UnauthorizedException.class })
+    public Response unauthenticated(RuntimeException e, UriInfo uri) {
+        return respond(new ApiException(401, "unauthenticated", "Unauthenticated",
+                "a valid bearer JWT is required", null, null, null), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response forbidden(ForbiddenException e, UriInfo uri) {
+        return respond(ApiException.forbidden("the caller's groups do not allow this action"), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response keyService(KeyServiceUnavailableException e, UriInfo uri) {
+        return respond(ApiException.unavailable("the key service is unavailable; retry later",
+                java.time.Duration.ofSeconds(5), e), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response crypto(CryptoException e, UriInfo uri) {
+        return respond(new ApiException(500, "secret-unreadable", "Stored secret cannot be opened",
+                "a stored secret of this connection cannot be opened; operators have been told", null, null, e), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response database(PgException e, UriInfo uri) {
+        return respond(ApiException.unavailable("the database is unavailable; retry later",
+                java.time.Duration.ofSeconds(5), e), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response vertx(VertxException e, UriInfo uri) {
+        return respond(ApiException.unavailable("a backing service is unavailable; retry later",
+                java.time.Duration.ofSeconds(5), e), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response validation(ConstraintViolationException e, UriInfo uri) {
+        String detail = e.getConstraintViolations().stream()
+                .map(v -> lastNode(v.getPropertyPath().toString()) + ": " + v.getMessage())
+                .sorted().collect(Collectors.joining("; "));
+        return respond(ApiException.badRequest(detail), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response json(JsonProcessingException e, UriInfo uri) {
+        return respond(ApiException.badRequest("the request body is not valid JSON of the expected shape"), uri);
+    }
+
+    @ServerExceptionMapper
+    public Response webApplication(WebApplicationException e, UriInfo uri) {
+        int status = e.getResponse().getStatus();
+        if (e.getCause() instanceof JsonProcessingException) {
+            return json((JsonProcessingException) e.getCause(), uri);
+        }
+        String title = Response.Status.fromStatusCode(status) == null ? "Error"
+                : Response.Status.fromStatusCode(status).getReasonPhrase();
+        String detail = switch (status) {
+            case 400 -> "the request is malformed";
+            case 404 -> "no such resource";
+            case 405 -> "method not allowed on this resource";
+            case 406 -> "no acceptable representation";
+            case 415 -> "unsupported content type";
+            default -> title;
+        };
+        return respond(new ApiException(status, slug(title), title, detail, null, null,
+                status >= 500 ? e : null), uri);
+    }
+
+    @ServerExceptionMapper(priority = jakarta.ws.rs.Priorities.USER + 1000)
+    public Response unexpected(Throwable e, UriInfo uri) {
+        return respond(new ApiException(500, "internal-error", "Internal error",
+                "an unexpected error occurred; it has been logged", null, null, e), uri);
+    }
+
+    static Response respond(ApiException e, UriInfo uri) {
+        String path = uri == null ? null : uri.getPath();
+        if (e.status() >= 500) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            LOG.errorf(cause, "%s %s -> %d %s", path, e.getMessage(), e.status(), e.title());
+        } else if (LOG.isDebugEnabled()) {
+            LOG.debugf("%s -> %d %s: %s", path, e.status(), e.title(), e.getMessage());
+        }
+        Response.ResponseBuilder response = Response.status(e.status())
+                .type(Problem.MEDIA_TYPE)
+                .entity(new Problem(e.type().toString(), e.title(), e.status(), e.getMessage(), path, e.extensions()));
+        if (e.retryAfter() != null) {
+            response.header("Retry-After", Math.max(1, e.retryAfter().toSeconds()));
+        }
+        if (e.status() == 401) {
+            response.header("WWW-Authenticate", "Bearer");
+        }
+        return response.build();
+    }
+
+    private static String slug(String title) {
+        return title.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
+    }
+
+    private static String lastNode(String path) {
+        int dot = path.lastIndexOf('.');
+        return dot < 0 ? path : path.substring(dot + 1);
+    }
+}
