@@ -6,8 +6,8 @@ import java.util.regex.Pattern;
 import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
-import io.quarkus.runtime.StartupEvent;
 import dev.tokenvault.web.ApiException;
+import io.quarkus.runtime.StartupEvent;
 
 /** The configured HubSpot apps ({@code tokenvault.apps.<name>}), looked up by name. */
 @ApplicationScoped

@@ -53,7 +53,8 @@ public class ConnectionResource {
     }
 
     @Schema(name = "PrivateAppToken", description = "A HubSpot private-app (static bearer) token")
-    public record PrivateAppTokenRequest(@Schema(required = true, examples = "pat-na1-00000000-0000-0000-0000-000000000000") String token) {
+    public record PrivateAppTokenRequest(
+            @Schema(required = true, examples = "pat-na1-00000000-0000-0000-0000-000000000000") String token) {
         @Override
         public String toString() {
             return "PrivateAppTokenRequest[token=<redacted>]";

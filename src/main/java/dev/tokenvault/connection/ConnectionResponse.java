@@ -17,13 +17,14 @@ public record ConnectionResponse(
         @Schema(description = "expiry of the current access token; null for private-app tokens", examples = "2026-11-23T10:15:30Z") Instant expiresAt,
         @Schema(description = "seconds the current access token still lives; null for private-app tokens", examples = "1500") Long expiresIn,
         @Schema(examples = "[\"oauth\", \"crm.objects.contacts.read\"]") List<String> scopes,
-        @Schema(enumeration = { "oauth", "private_app" }) String authType,
+        @Schema(enumeration = {
+                "oauth", "private_app" }) String authType,
         @Schema(enumeration = { "active", "needs_reauth" }) String status,
         @Schema(examples = "example.hubspot.com") String hubDomain,
         Instant installedAt,
         Instant lastRefreshAt,
         int refreshFailures,
-        @Schema(description = "why the last refresh failed; never a secret") String lastError) {
+        @Schema(description = "why the last refresh failed; never a secret") String lastError){
 
     public static ConnectionResponse of(Connection c, Instant now) {
         Instant expiresAt = c.authType() == AuthType.OAUTH ? c.accessExpiresAt() : null;

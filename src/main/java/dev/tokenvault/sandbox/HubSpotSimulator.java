@@ -1,8 +1,5 @@
 package dev.tokenvault.sandbox;
 
-import com.fasterxml.jackson.core.JsonProcessingException;
-import com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.ByteArrayOutputStream;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
@@ -41,28 +38,34 @@ import java.util.stream.Collectors;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 /**
  * Transport-agnostic simulator of HubSpot's public OAuth 2.0 API for a public app (see
  * {@code docs/hubspot-oauth-api.md} for the API facts and their sources).
  *
- * <p>One instance serves tests (through {@code FakeHubSpot}, a JDK {@code HttpServer} on its own port), dev mode
+ * <p>
+ * One instance serves tests (through {@code FakeHubSpot}, a JDK {@code HttpServer} on its own port), dev mode
  * (mounted under {@code /sandbox/hubspot}) and the benchmark. Every HTTP request is mapped to a {@link SimRequest} whose
  * {@code path} is relative to the HubSpot roots ({@code api.hubapi.com} and {@code app.hubspot.com} share one root
  * here), and answered by {@link #handle(SimRequest)}.
  *
- * <p>Supported endpoints:
+ * <p>
+ * Supported endpoints:
  * <ul>
  * <li>{@code GET  /oauth/authorize}, {@code GET /oauth/{portalId}/authorize} - HTML consent page (no JavaScript)</li>
  * <li>{@code POST /oauth/authorize} - consent form submit: 302 to {@code redirect_uri} with {@code code}+{@code state}
  * or {@code error=access_denied}+{@code state}</li>
  * <li>{@code POST /oauth/v1/token} - legacy token endpoint (form body; v1 also accepts query parameters)</li>
- * <li>{@code GET  /oauth/v1/access-tokens/{token}}, {@code GET /oauth/v1/refresh-tokens/{token}} - legacy metadata</li>
+ * <li>{@code GET /oauth/v1/access-tokens/{token}}, {@code GET /oauth/v1/refresh-tokens/{token}} - legacy metadata</li>
  * <li>{@code DELETE /oauth/v1/refresh-tokens/{token}} - legacy revoke (204)</li>
  * <li>{@code POST /oauth/{version}/token}, {@code .../token/introspect}, {@code .../token/revoke} for {@code version}
  * {@code 2026-03} (and the aliases {@code v3}, {@code 2026-09}, any {@code yyyy-mm}) - form body only</li>
  * </ul>
  *
- * <p>State (apps, portals, codes, tokens) lives in concurrent maps; every public method is thread-safe. Time comes from
+ * <p>
+ * State (apps, portals, codes, tokens) lives in concurrent maps; every public method is thread-safe. Time comes from
  * the injected {@link InstantSource} (see {@link ManualClock}); only {@link #stallNext stalls} use real time.
  */
 public final class HubSpotSimulator {
@@ -90,8 +93,8 @@ public final class HubSpotSimulator {
     private static final String HTML_TYPE = "text/html;charset=utf-8";
     private static final String FORM_TYPE = "application/x-www-form-urlencoded";
 
-    private static final Pattern DATED_TOKEN_PATH =
-            Pattern.compile("^/oauth/(v3|\\d{4}-\\d{2}(?:-beta)?)/token(?:/(introspect|revoke))?$");
+    private static final Pattern DATED_TOKEN_PATH = Pattern
+            .compile("^/oauth/(v3|\\d{4}-\\d{2}(?:-beta)?)/token(?:/(introspect|revoke))?$");
     private static final Pattern V1_METADATA_PATH = Pattern.compile("^/oauth/v1/(access-tokens|refresh-tokens)/([^/]+)$");
     private static final Pattern AUTHORIZE_PATH = Pattern.compile("^/oauth(?:/(\\d{1,18}))?/authorize$");
 
@@ -102,18 +105,18 @@ public final class HubSpotSimulator {
     /**
      * A request as seen by the simulator.
      *
-     * @param method      HTTP method
-     * @param path        path relative to the HubSpot API root, e.g. {@code /oauth/v1/token}; may be raw
-     *                    (percent-encoded) - token path segments are decoded by the simulator. A {@code ?query} suffix
-     *                    is split off and merged into {@code query}.
-     * @param query       decoded query parameters
-     * @param headers     request headers (names matched case-insensitively)
-     * @param body        raw request body (form bodies must be {@code application/x-www-form-urlencoded})
+     * @param method HTTP method
+     * @param path path relative to the HubSpot API root, e.g. {@code /oauth/v1/token}; may be raw
+     *        (percent-encoded) - token path segments are decoded by the simulator. A {@code ?query} suffix
+     *        is split off and merged into {@code query}.
+     * @param query decoded query parameters
+     * @param headers request headers (names matched case-insensitively)
+     * @param body raw request body (form bodies must be {@code application/x-www-form-urlencoded})
      * @param mountPrefix public path prefix under which the simulator is mounted ("" for its own server,
-     *                    {@code /sandbox/hubspot} in dev mode); used to build the consent form's action URL
+     *        {@code /sandbox/hubspot} in dev mode); used to build the consent form's action URL
      */
     public record SimRequest(String method, String path, Map<String, List<String>> query,
-                             Map<String, List<String>> headers, byte[] body, String mountPrefix) {
+            Map<String, List<String>> headers, byte[] body, String mountPrefix) {
 
         public SimRequest {
             method = method == null ? "GET" : method.toUpperCase(Locale.ROOT);
@@ -136,11 +139,12 @@ public final class HubSpotSimulator {
             query = Collections.unmodifiableMap(q);
             headers = headers == null ? Map.of() : Collections.unmodifiableMap(new LinkedHashMap<>(headers));
             body = body == null ? new byte[0] : body;
-            mountPrefix = mountPrefix == null ? "" : (mountPrefix.endsWith("/") ? mountPrefix.substring(0, mountPrefix.length() - 1) : mountPrefix);
+            mountPrefix = mountPrefix == null ? ""
+                    : (mountPrefix.endsWith("/") ? mountPrefix.substring(0, mountPrefix.length() - 1) : mountPrefix);
         }
 
         public SimRequest(String method, String path, Map<String, List<String>> query,
-                          Map<String, List<String>> headers, byte[] body) {
+                Map<String, List<String>> headers, byte[] body) {
             this(method, path, query, headers, body, "");
         }
 
@@ -167,7 +171,8 @@ public final class HubSpotSimulator {
         /** First value of a header, case-insensitive, or {@code null}. */
         public String header(String name) {
             for (Map.Entry<String, List<String>> e : headers.entrySet()) {
-                if (e.getKey() != null && e.getKey().equalsIgnoreCase(name) && e.getValue() != null && !e.getValue().isEmpty()) {
+                if (e.getKey() != null && e.getKey().equalsIgnoreCase(name) && e.getValue() != null
+                        && !e.getValue().isEmpty()) {
                     return e.getValue().get(0);
                 }
             }
@@ -216,18 +221,20 @@ public final class HubSpotSimulator {
      * A registered public app.
      *
      * @param redirectUriPrefixes a {@code redirect_uri} is accepted if it equals or starts with one of these
-     * @param requiredScopes      scopes that must all appear in {@code scope}; if both scope sets are empty any scopes
-     *                            are accepted
-     * @param optionalScopes      scopes allowed in {@code optional_scope}
+     * @param requiredScopes scopes that must all appear in {@code scope}; if both scope sets are empty any scopes
+     *        are accepted
+     * @param optionalScopes scopes allowed in {@code optional_scope}
      */
     public record App(String clientId, String clientSecret, long appId, List<String> redirectUriPrefixes,
-                      Set<String> requiredScopes, Set<String> optionalScopes) {
+            Set<String> requiredScopes, Set<String> optionalScopes) {
         public App {
             Objects.requireNonNull(clientId, "clientId");
             Objects.requireNonNull(clientSecret, "clientSecret");
             redirectUriPrefixes = List.copyOf(redirectUriPrefixes == null ? List.of() : redirectUriPrefixes);
-            requiredScopes = Collections.unmodifiableSet(new LinkedHashSet<>(requiredScopes == null ? Set.of() : requiredScopes));
-            optionalScopes = Collections.unmodifiableSet(new LinkedHashSet<>(optionalScopes == null ? Set.of() : optionalScopes));
+            requiredScopes = Collections
+                    .unmodifiableSet(new LinkedHashSet<>(requiredScopes == null ? Set.of() : requiredScopes));
+            optionalScopes = Collections
+                    .unmodifiableSet(new LinkedHashSet<>(optionalScopes == null ? Set.of() : optionalScopes));
         }
 
         /** App accepting any scopes. */
@@ -265,7 +272,7 @@ public final class HubSpotSimulator {
 
     /** One handled request. {@code grantType}/{@code clientId} are null where not applicable. */
     public record RecordedRequest(Instant at, String operation, String apiVersion, String method, String path,
-                                  String grantType, String clientId, Long hubId, int status) {
+            String grantType, String clientId, Long hubId, int status) {
     }
 
     /** Tokens created directly by {@link #install}. */
@@ -325,7 +332,7 @@ public final class HubSpotSimulator {
         final String codeChallengeMethod;
 
         AuthCode(String code, String clientId, String redirectUri, long hubId, List<String> scopes, Instant expiresAt,
-                 String codeChallenge, String codeChallengeMethod) {
+                String codeChallenge, String codeChallengeMethod) {
             this.code = code;
             this.clientId = clientId;
             this.redirectUri = redirectUri;
@@ -368,7 +375,7 @@ public final class HubSpotSimulator {
         volatile boolean revoked;
 
         AccessTok(String token, String clientId, long appId, long hubId, List<String> scopes, Instant issuedAt,
-                  Instant expiresAt, String refreshToken) {
+                Instant expiresAt, String refreshToken) {
             this.token = token;
             this.clientId = clientId;
             this.appId = appId;
@@ -660,11 +667,11 @@ public final class HubSpotSimulator {
     /**
      * The next request matching {@code target} answers {@code status} with a HubSpot error body.
      *
-     * @param target        an operation ({@code code}, {@code refresh}, {@code token} = code or refresh,
-     *                      {@code introspect}, {@code revoke}, {@code authorize}, {@code consent}, {@code *} = any) or a
-     *                      path prefix starting with {@code /} (e.g. {@code /oauth/2026-03/})
+     * @param target an operation ({@code code}, {@code refresh}, {@code token} = code or refresh,
+     *        {@code introspect}, {@code revoke}, {@code authorize}, {@code consent}, {@code *} = any) or a
+     *        path prefix starting with {@code /} (e.g. {@code /oauth/2026-03/})
      * @param hubspotStatus value of the body's {@code status} field, e.g. {@code BAD_REFRESH_TOKEN}; null for a default
-     * @param retryAfter    if non-null, sent as {@code Retry-After} (whole seconds, rounded up)
+     * @param retryAfter if non-null, sent as {@code Retry-After} (whole seconds, rounded up)
      */
     public HubSpotSimulator failNext(String target, int status, String hubspotStatus, Duration retryAfter) {
         return failNext(1, target, status, hubspotStatus, retryAfter);
@@ -1501,7 +1508,8 @@ public final class HubSpotSimulator {
     private AuthCode newCode(App app, String redirectUri, long hubId, List<String> scopes, String challenge, String method) {
         Instant now = clock.instant();
         String code = UUID.randomUUID().toString();
-        AuthCode ac = new AuthCode(code, app.clientId(), redirectUri, hubId, scopes, now.plus(authCodeLifetime), challenge, method);
+        AuthCode ac = new AuthCode(code, app.clientId(), redirectUri, hubId, scopes, now.plus(authCodeLifetime), challenge,
+                method);
         codes.put(code, ac);
         return ac;
     }
@@ -1559,7 +1567,7 @@ public final class HubSpotSimulator {
     }
 
     private static Map<String, Object> errorBody(String version, String hubspotStatus, String oauthError, String message,
-                                                 String category) {
+            String category) {
         Map<String, Object> m = new LinkedHashMap<>();
         m.put("status", hubspotStatus);
         m.put("message", message);

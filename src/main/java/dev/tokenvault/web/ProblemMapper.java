@@ -17,8 +17,8 @@ import dev.tokenvault.crypto.KeyServiceUnavailableException;
 import io.quarkus.security.AuthenticationFailedException;
 import io.quarkus.security.ForbiddenException;
 import io.quarkus.security.UnauthorizedException;
-import io.vertx.pgclient.PgException;
 import io.vertx.core.VertxException;
+import io.vertx.pgclient.PgException;
 
 /**
  * The one place that turns failures into {@code application/problem+json}. 5xx are logged at ERROR with their cause,

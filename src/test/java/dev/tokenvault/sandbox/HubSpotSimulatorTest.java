@@ -1,18 +1,8 @@
 package dev.tokenvault.sandbox;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.tokenvault.sandbox.HubSpotSimulator.App;
-import dev.tokenvault.sandbox.HubSpotSimulator.ManualClock;
-import dev.tokenvault.sandbox.HubSpotSimulator.SignedWebhook;
-import dev.tokenvault.sandbox.HubSpotSimulator.SimRequest;
-import dev.tokenvault.sandbox.HubSpotSimulator.SimResponse;
-import dev.tokenvault.sandbox.HubSpotSimulator.TokenGrant;
-import dev.tokenvault.sandbox.HubSpotSimulator.TokenResponseStyle;
-import dev.tokenvault.testing.FakeHubSpot;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -39,9 +29,21 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.fail;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import dev.tokenvault.sandbox.HubSpotSimulator.App;
+import dev.tokenvault.sandbox.HubSpotSimulator.ManualClock;
+import dev.tokenvault.sandbox.HubSpotSimulator.SignedWebhook;
+import dev.tokenvault.sandbox.HubSpotSimulator.SimRequest;
+import dev.tokenvault.sandbox.HubSpotSimulator.SimResponse;
+import dev.tokenvault.sandbox.HubSpotSimulator.TokenGrant;
+import dev.tokenvault.sandbox.HubSpotSimulator.TokenResponseStyle;
+import dev.tokenvault.testing.FakeHubSpot;
 
 /** Tests the simulator through {@link FakeHubSpot} over real HTTP. */
 class HubSpotSimulatorTest {
@@ -136,7 +138,7 @@ class HubSpotSimulatorTest {
         assertThat(missingRequired.statusCode()).isEqualTo(400);
         assertThat(missingRequired.body()).contains("mismatch between the scopes");
 
-        HttpResponse<String> unknownOptional = get(authorizeUrl("s") .replace(enc(OPTIONAL_SCOPE), "tickets"));
+        HttpResponse<String> unknownOptional = get(authorizeUrl("s").replace(enc(OPTIONAL_SCOPE), "tickets"));
         assertThat(unknownOptional.statusCode()).isEqualTo(400);
     }
 
@@ -151,11 +153,13 @@ class HubSpotSimulatorTest {
         HttpResponse<String> r = exchange("v1", code, REDIRECT);
 
         assertThat(r.statusCode()).isEqualTo(200);
-        assertThat(r.headers().firstValue("Content-Type")).hasValueSatisfying(ct -> assertThat(ct).startsWith("application/json"));
+        assertThat(r.headers().firstValue("Content-Type"))
+                .hasValueSatisfying(ct -> assertThat(ct).startsWith("application/json"));
         JsonNode t = JSON.readTree(r.body());
         assertThat(t.path("token_type").asText()).isEqualTo("bearer");
         assertThat(t.path("access_token").asText()).startsWith("CK").hasSizeBetween(40, 300);
-        assertThat(t.path("refresh_token").asText()).matches("na1-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
+        assertThat(t.path("refresh_token").asText())
+                .matches("na1-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}");
         assertThat(t.path("expires_in").asLong()).isEqualTo(1800);
         assertThat(t.path("hub_id").asLong()).isEqualTo(PORTAL);
         assertThat(t.path("user_id").isNumber()).isTrue();
@@ -181,7 +185,7 @@ class HubSpotSimulatorTest {
 
         // Parameters in the query string are ignored by the dated API.
         HttpResponse<String> inQuery = send(HttpRequest.newBuilder(uri("/oauth/2026-03/token?grant_type=authorization_code"
-                        + "&client_id=" + CLIENT_ID + "&client_secret=" + SECRET + "&code=" + code + "&redirect_uri=" + enc(REDIRECT)))
+                + "&client_id=" + CLIENT_ID + "&client_secret=" + SECRET + "&code=" + code + "&redirect_uri=" + enc(REDIRECT)))
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.noBody()).build());
         assertThat(inQuery.statusCode()).isEqualTo(400);
@@ -274,7 +278,7 @@ class HubSpotSimulatorTest {
     void v1AcceptsLegacyQueryParameters() throws Exception {
         TokenGrant g = sim.install(CLIENT_ID, PORTAL, List.of("oauth"));
         HttpResponse<String> r = send(HttpRequest.newBuilder(uri("/oauth/v1/token?client_secret=" + SECRET
-                        + "&refresh_token=" + g.refreshToken()))
+                + "&refresh_token=" + g.refreshToken()))
                 .header("Content-Type", "application/x-www-form-urlencoded")
                 .POST(HttpRequest.BodyPublishers.ofString("grant_type=refresh_token&client_id=" + CLIENT_ID)).build());
         assertThat(r.statusCode()).isEqualTo(200);
@@ -298,7 +302,8 @@ class HubSpotSimulatorTest {
         assertThat(t.path("access_token").asText()).isNotEqualTo(first.path("access_token").asText());
         assertThat(t.path("expires_in").asLong()).isEqualTo(1800);
         assertThat(sim.count("refresh")).isEqualTo(1);
-        assertThat(sim.requests("refresh")).singleElement().satisfies(rec -> assertThat(rec.grantType()).isEqualTo("refresh_token"));
+        assertThat(sim.requests("refresh")).singleElement()
+                .satisfies(rec -> assertThat(rec.grantType()).isEqualTo("refresh_token"));
         assertThat(sim.tokenGeneration(PORTAL)).isEqualTo(2);
         assertThat(sim.isAccessTokenActive(first.path("access_token").asText())).isTrue();
 
@@ -317,7 +322,8 @@ class HubSpotSimulatorTest {
 
         // v1 DELETE /oauth/v1/refresh-tokens/{token} -> 204, then refresh fails
         TokenGrant b = sim.install(CLIENT_ID, PORTAL, List.of("oauth"));
-        HttpResponse<String> del = send(HttpRequest.newBuilder(uri("/oauth/v1/refresh-tokens/" + b.refreshToken())).DELETE().build());
+        HttpResponse<String> del = send(
+                HttpRequest.newBuilder(uri("/oauth/v1/refresh-tokens/" + b.refreshToken())).DELETE().build());
         assertThat(del.statusCode()).isEqualTo(204);
         assertError(refresh("2026-03", b.refreshToken()), 400, "BAD_REFRESH_TOKEN", "invalid_grant");
         assertThat(send(HttpRequest.newBuilder(uri("/oauth/v1/refresh-tokens/" + b.refreshToken())).DELETE().build())

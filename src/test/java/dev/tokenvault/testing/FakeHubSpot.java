@@ -1,11 +1,5 @@
 package dev.tokenvault.testing;
 
-import com.sun.net.httpserver.HttpExchange;
-import com.sun.net.httpserver.HttpServer;
-import dev.tokenvault.sandbox.HubSpotSimulator;
-import dev.tokenvault.sandbox.HubSpotSimulator.SimRequest;
-import dev.tokenvault.sandbox.HubSpotSimulator.SimResponse;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -17,6 +11,13 @@ import java.time.InstantSource;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicInteger;
+
+import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpServer;
+
+import dev.tokenvault.sandbox.HubSpotSimulator;
+import dev.tokenvault.sandbox.HubSpotSimulator.SimRequest;
+import dev.tokenvault.sandbox.HubSpotSimulator.SimResponse;
 
 /**
  * Thin HTTP adapter: a JDK {@link HttpServer} on 127.0.0.1 (ephemeral port) that hands every request to one
