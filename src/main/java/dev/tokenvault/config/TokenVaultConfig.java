@@ -111,7 +111,7 @@ public interface TokenVaultConfig {
         /** The Vault Transit provider. */
         Vault vault();
 
-        /** Opened data keys kept in memory (count). */
+        /** Opened data keys kept in memory (count); 0 disables the cache. */
         @WithDefault("10000")
         int dataKeyCacheSize();
 

@@ -106,7 +106,8 @@ class ConnectionRepository {
                 chain = chain.chain(() -> tx.preparedQuery("insert into secret (connection_id, field, ciphertext, "
                         + "updated_at) values ($1, $2, $3, $4) on conflict (connection_id, field) do update set "
                         + "ciphertext = excluded.ciphertext, updated_at = excluded.updated_at")
-                        .execute(Tuple.of(connectionId, e.getKey().column(), Buffer.buffer(e.getValue()), ts(at)))
+                        .execute(Tuple.of(connectionId, e.getKey().column(), io.vertx.core.buffer.Buffer.buffer(e.getValue()),
+                                ts(at)))
                         .replaceWithVoid());
             }
         }

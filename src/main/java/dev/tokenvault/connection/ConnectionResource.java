@@ -127,8 +127,8 @@ public class ConnectionResource {
         if (token == null || token.isBlank()) {
             throw ApiException.badRequest("body must be {\"token\": \"...\"} with a non-empty token");
         }
-        if (token.length() > 4096 || !token.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
-            throw ApiException.badRequest("token must be at most 4096 printable ASCII characters without spaces");
+        if (token.length() < 16 || token.length() > 4096 || !token.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
+            throw ApiException.badRequest("token must be 16 to 4096 printable ASCII characters without spaces");
         }
         return connections.storePrivateAppToken(app, portalId, token)
                 .onItemOrFailure().invoke((c, failure) -> audit.record(caller.sub(), app, portalId,

@@ -10,6 +10,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import org.jboss.logging.Logger;
 
+import dev.tokenvault.crypto.CryptoException;
 import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.crypto.DataKey;
 import dev.tokenvault.crypto.SecretField;
@@ -52,6 +53,10 @@ public class ConnectionService {
             }
             StoredConnection stored = found.get();
             if (stored.wrappedKey() == null) {
+                if (!stored.sealed().isEmpty()) {
+                    throw new CryptoException("the data key of " + app + "/" + portalId
+                            + " has been destroyed: its secrets cannot be opened");
+                }
                 return Uni.createFrom().item(Optional.of(new OpenedConnection(stored.connection(), Map.of())));
             }
             return crypto.openDataKey(stored.wrappedKey()).map(key -> {

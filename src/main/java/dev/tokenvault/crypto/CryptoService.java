@@ -21,6 +21,7 @@ import io.smallrye.mutiny.Uni;
 public class CryptoService {
 
     private final KeyEncryptionProvider provider;
+    /** Null when caching is disabled ({@code tokenvault.crypto.data-key-cache-size=0}). */
     private final Cache<String, byte[]> openedKeys;
 
     @Inject
@@ -30,21 +31,22 @@ public class CryptoService {
 
     CryptoService(KeyEncryptionProvider provider, int cacheSize, Duration cacheTtl) {
         this.provider = provider;
-        this.openedKeys = Caffeine.newBuilder().maximumSize(cacheSize).expireAfterWrite(cacheTtl).build();
+        this.openedKeys = cacheSize <= 0 ? null
+                : Caffeine.newBuilder().maximumSize(cacheSize).expireAfterWrite(cacheTtl).build();
     }
 
     /** A new data key for a new connection, wrapped by the key-encryption provider. */
     public Uni<DataKey> newDataKey() {
         byte[] key = Envelope.newKey();
         return provider.wrap(key).map(wrapped -> {
-            openedKeys.put(wrapped.ciphertext(), key);
+            remember(wrapped, key);
             return new DataKey(key, wrapped);
         });
     }
 
     /** Opens a wrapped data key (from memory when it was opened recently). */
     public Uni<DataKey> openDataKey(WrappedKey wrapped) {
-        byte[] cached = openedKeys.getIfPresent(wrapped.ciphertext());
+        byte[] cached = openedKeys == null ? null : openedKeys.getIfPresent(wrapped.ciphertext());
         if (cached != null) {
             return Uni.createFrom().item(new DataKey(cached, wrapped));
         }
@@ -52,9 +54,15 @@ public class CryptoService {
             if (key.length != Envelope.KEY_BYTES) {
                 throw new CryptoException("unwrapped data key has " + key.length + " bytes, expected 32");
             }
-            openedKeys.put(wrapped.ciphertext(), key);
+            remember(wrapped, key);
             return new DataKey(key, wrapped);
         });
+    }
+
+    private void remember(WrappedKey wrapped, byte[] key) {
+        if (openedKeys != null) {
+            openedKeys.put(wrapped.ciphertext(), key);
+        }
     }
 
     public byte[] seal(DataKey key, String app, long portalId, SecretField field, String plaintext) {
@@ -89,6 +97,8 @@ public class CryptoService {
 
     /** Drops an opened data key from memory (erase, uninstall). */
     public void forget(WrappedKey wrapped) {
-        openedKeys.invalidate(wrapped.ciphertext());
+        if (openedKeys != null) {
+            openedKeys.invalidate(wrapped.ciphertext());
+        }
     }
 }

@@ -4,11 +4,15 @@ import java.util.stream.Collectors;
 
 import jakarta.validation.ConstraintViolationException;
 import jakarta.ws.rs.WebApplicationException;
+import jakarta.ws.rs.container.ContainerRequestContext;
+import jakarta.ws.rs.container.ContainerResponseContext;
+import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 import jakarta.ws.rs.core.UriInfo;
 
 import org.jboss.logging.Logger;
 import org.jboss.resteasy.reactive.server.ServerExceptionMapper;
+import org.jboss.resteasy.reactive.server.ServerResponseFilter;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 
@@ -107,11 +111,24 @@ public class ProblemMapper {
                 "an unexpected error occurred; it has been logged", null, null, e), uri);
     }
 
+    /**
+     * Some failures are answered by the REST layer before any mapper runs (e.g. 415 during routing); give those the
+     * same problem body.
+     */
+    @ServerResponseFilter
+    public void bodilessErrors(ContainerRequestContext request, ContainerResponseContext response) {
+        int status = response.getStatus();
+        if (status >= 400 && !response.hasEntity()) {
+            Response problem = webApplication(new WebApplicationException(status), request.getUriInfo());
+            response.setEntity(problem.getEntity(), null, MediaType.valueOf(Problem.MEDIA_TYPE));
+        }
+    }
+
     static Response respond(ApiException e, UriInfo uri) {
         String path = uri == null ? null : uri.getPath();
         if (e.status() >= 500) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
-            LOG.errorf(cause, "%s %s -> %d %s", path, e.getMessage(), e.status(), e.title());
+            LOG.errorf(Redacted.of(cause), "%s -> %d %s: %s", path, e.status(), e.title(), e.getMessage());
         } else if (LOG.isDebugEnabled()) {
             LOG.debugf("%s -> %d %s: %s", path, e.status(), e.title(), e.getMessage());
         }

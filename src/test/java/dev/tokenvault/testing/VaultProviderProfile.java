@@ -1,0 +1,20 @@
+package dev.tokenvault.testing;
+
+import java.util.List;
+import java.util.Map;
+
+import io.quarkus.test.junit.QuarkusTestProfile;
+
+/** The service with {@code tokenvault.crypto.provider=vault} against {@link FakeVault}, data-key cache off. */
+public class VaultProviderProfile implements QuarkusTestProfile {
+
+    @Override
+    public Map<String, String> getConfigOverrides() {
+        return Map.of("tokenvault.crypto.data-key-cache-size", "0");
+    }
+
+    @Override
+    public List<TestResourceEntry> testResources() {
+        return List.of(new TestResourceEntry(FakeVaultResource.class));
+    }
+}
