@@ -123,3 +123,16 @@ Path where the Vault CA certificate is mounted (when vault.tls.caConfigMap is se
 {{- define "tokenvault.vaultCaDir" -}}
 /etc/tokenvault/vault-ca
 {{- end }}
+
+{{/*
+A value as a string for an environment variable. Numbers in values files arrive as floats, which
+would print large integers in exponent form (12345678 -> 1.2345678e+07): whole numbers print as
+integers.
+*/}}
+{{- define "tokenvault.str" -}}
+{{- if and (kindIs "float64" .) (eq (float64 (int64 .)) .) }}
+{{- int64 . }}
+{{- else }}
+{{- toString . }}
+{{- end }}
+{{- end }}

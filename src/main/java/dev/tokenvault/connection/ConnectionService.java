@@ -1,5 +1,6 @@
 package dev.tokenvault.connection;
 
+import java.time.Instant;
 import java.time.InstantSource;
 import java.util.EnumMap;
 import java.util.List;
@@ -10,10 +11,12 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import org.jboss.logging.Logger;
 
+import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.crypto.CryptoException;
 import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.crypto.DataKey;
 import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.refresh.RefreshSchedule;
 import dev.tokenvault.web.ApiException;
 import io.smallrye.mutiny.Uni;
 
@@ -29,11 +32,14 @@ public class ConnectionService {
     private final ConnectionRepository repository;
     private final CryptoService crypto;
     private final InstantSource clock;
+    private final TokenVaultConfig.Refresh refreshConfig;
 
-    ConnectionService(ConnectionRepository repository, CryptoService crypto, InstantSource clock) {
+    ConnectionService(ConnectionRepository repository, CryptoService crypto, InstantSource clock,
+            TokenVaultConfig config) {
         this.repository = repository;
         this.crypto = crypto;
         this.clock = clock;
+        this.refreshConfig = config.refresh();
     }
 
     public Uni<Optional<Connection>> find(String app, long portalId) {
@@ -66,6 +72,33 @@ public class ConnectionService {
                 return Optional.of(new OpenedConnection(stored.connection(), opened));
             });
         });
+    }
+
+    /**
+     * Stores what an OAuth install produced: a new connection, or a re-install replacing the tokens of an existing
+     * one and setting it back to active.
+     */
+    public Uni<Connection> storeOAuthInstall(OAuthInstall install) {
+        var now = install.at();
+        Instant expiresAt = now.plusSeconds(install.expiresIn());
+        NewConnection n = new NewConnection(install.app(), install.portalId(), AuthType.OAUTH, install.scopes(),
+                install.hubDomain(), install.user(), install.hubspotAppId(), now, expiresAt, now,
+                RefreshSchedule.nextRefreshAt(now, expiresAt, refreshConfig.leadTime()));
+        Map<SecretField, String> secrets = new EnumMap<>(SecretField.class);
+        secrets.put(SecretField.REFRESH_TOKEN, install.refreshToken());
+        secrets.put(SecretField.ACCESS_TOKEN, install.accessToken());
+        secrets.put(SecretField.PRIVATE_APP_TOKEN, null);
+        return store(n, secrets, existing -> {
+        }, true);
+    }
+
+    /** What a completed OAuth install hands over for storage. {@link #toString()} hides the tokens. */
+    public record OAuthInstall(String app, long portalId, String accessToken, String refreshToken, long expiresIn,
+            List<String> scopes, String hubDomain, String user, Long hubspotAppId, Instant at) {
+        @Override
+        public String toString() {
+            return "OAuthInstall[" + app + "/" + portalId + ", tokens=<redacted>]";
+        }
     }
 
     /**
