@@ -16,8 +16,8 @@
 #   KV_MOUNT [secret]                  KV v2 mount (chart: vault.kvMount)
 #   KV_PREFIX [tokenvault]             folder of tokenvault's client secrets in that mount
 #   POLICY_NAME [tokenvault]           name of the policy
-#   K8S_AUTH_PATH [kubernetes]         Kubernetes auth mount (chart: vault.kubernetesAuth.mountPath
-#                                      is "auth/<this>")
+#   K8S_AUTH_PATH [kubernetes]         Kubernetes auth mount, without "auth/" (chart:
+#                                      vault.kubernetesAuth.mountPath)
 #   K8S_ROLE [tokenvault]              role name (chart: vault.kubernetesAuth.role)
 #   TOKENVAULT_NAMESPACE [tokenvault]  namespace of the Helm release
 #   TOKENVAULT_SERVICE_ACCOUNT [tokenvault]  ServiceAccount of the release (helm: the full name)
@@ -163,7 +163,7 @@ cat <<EOF
 
 Vault is ready for tokenvault. Helm values that match:
   vault.transit.mount=${TRANSIT_MOUNT}  vault.transit.keyName=${TRANSIT_KEY}  vault.kvMount=${KV_MOUNT}
-  vault.kubernetesAuth.mountPath=auth/${K8S_AUTH_PATH}  vault.kubernetesAuth.role=${K8S_ROLE}
+  vault.kubernetesAuth.mountPath=${K8S_AUTH_PATH}  vault.kubernetesAuth.role=${K8S_ROLE}
   vault.kubernetesAuth.audience=${K8S_AUDIENCE}
 HubSpot client secrets go to KV v2, field "client-secret", for example:
   vault kv put -mount=${KV_MOUNT} ${KV_PREFIX}/apps/default client-secret=...

@@ -18,8 +18,8 @@ import java.util.stream.Collectors;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadFeature;
 import com.fasterxml.jackson.databind.BeanDescription;
 import com.fasterxml.jackson.databind.DeserializationConfig;
 import com.fasterxml.jackson.databind.DeserializationFeature;
@@ -114,7 +114,6 @@ class HelmChartTest {
                 .enable(DeserializationFeature.FAIL_ON_NULL_FOR_PRIMITIVES)
                 .enable(DeserializationFeature.FAIL_ON_NUMBERS_FOR_ENUMS)
                 .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY)
-                .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
                 .disable(MapperFeature.ALLOW_COERCION_OF_SCALARS)
                 .addModule(noAnySetter)
                 .build();
@@ -213,6 +212,12 @@ class HelmChartTest {
                 }
             }
         } catch (IOException e) {
+            throw new InvalidManifestException("rendered YAML does not parse: " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            if (e instanceof InvalidManifestException) {
+                throw e;
+            }
+            // MappingIterator wraps parse errors (a duplicate key, broken YAML) in a RuntimeException
             throw new InvalidManifestException("rendered YAML does not parse: " + e.getMessage(), e);
         }
         Rendered rendered = new Rendered(yaml, objects);
