@@ -138,6 +138,75 @@ class ConnectionRepository {
                 });
     }
 
+    // ---- refresh leases ---------------------------------------------------------------------------------------
+
+    /**
+     * Takes the refresh lease of an active OAuth connection unless another owner holds an unexpired one. Returns the
+     * connection when claimed.
+     */
+    Uni<Optional<Connection>> claimLease(String app, long portalId, String owner, Instant now, Instant until) {
+        return pool.preparedQuery("update connection c set lease_owner = $3, lease_until = $5 "
+                + "where c.app = $1 and c.portal_id = $2 and c.auth_type = 'oauth' and c.status = 'active' "
+                + "and (c.lease_until is null or c.lease_until < $4 or c.lease_owner = $3) returning " + COLUMNS)
+                .execute(Tuple.of(app, portalId, owner, ts(now), ts(until)))
+                .map(rows -> first(rows).map(ConnectionRepository::connection));
+    }
+
+    /** Claims up to {@code limit} due connections (FOR UPDATE SKIP LOCKED: replicas never claim the same row). */
+    Uni<List<Connection>> claimDue(String owner, Instant now, Instant until, int limit) {
+        return pool.preparedQuery("update connection c set lease_owner = $1, lease_until = $3 "
+                + "where c.id in (select id from connection where status = 'active' and auth_type = 'oauth' "
+                + "and next_refresh_at <= $2 and (lease_until is null or lease_until < $2) "
+                + "order by next_refresh_at limit $4 for update skip locked) returning " + COLUMNS)
+                .execute(Tuple.of(owner, ts(now), ts(until), limit))
+                .map(rows -> {
+                    List<Connection> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(connection(r)));
+                    return out;
+                });
+    }
+
+    Uni<Boolean> releaseLease(long id, String owner) {
+        return pool.preparedQuery("update connection set lease_owner = null, lease_until = null "
+                + "where id = $1 and lease_owner = $2")
+                .execute(Tuple.of(id, owner)).map(rows -> rows.rowCount() == 1);
+    }
+
+    /** Stores a refresh result, only while still holding the lease. */
+    Uni<Boolean> completeRefresh(SqlClient tx, long id, String owner, Instant now, Instant expiresAt,
+            Instant nextRefreshAt, List<String> scopes) {
+        return tx.preparedQuery("update connection set access_expires_at = $3, last_refresh_at = $4, "
+                + "next_refresh_at = $5, scopes = coalesce($6, scopes), refresh_failures = 0, last_error = null, "
+                + "lease_owner = null, lease_until = null, updated_at = $4, version = version + 1 "
+                + "where id = $1 and lease_owner = $2")
+                .execute(Tuple.from(new Object[] { id, owner, ts(expiresAt), ts(now), ts(nextRefreshAt),
+                        scopes == null || scopes.isEmpty() ? null : scopes.toArray(String[]::new) }))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    /** HubSpot rejected the refresh token: needs_reauth, no more scheduled refreshes. */
+    Uni<Boolean> markNeedsReauth(SqlClient tx, long id, String owner, Instant now, String error) {
+        return tx.preparedQuery("update connection set status = 'needs_reauth', next_refresh_at = null, "
+                + "refresh_failures = refresh_failures + 1, last_error = $3, lease_owner = null, lease_until = null, "
+                + "updated_at = $4, version = version + 1 where id = $1 and lease_owner = $2")
+                .execute(Tuple.of(id, owner, error, ts(now))).map(rows -> rows.rowCount() == 1);
+    }
+
+    /** A transient failure: counted, retried at {@code nextAttempt}. */
+    Uni<Boolean> recordRefreshFailure(long id, String owner, Instant now, String error, Instant nextAttempt) {
+        return pool.preparedQuery("update connection set refresh_failures = refresh_failures + 1, last_error = $3, "
+                + "next_refresh_at = $5, lease_owner = null, lease_until = null, updated_at = $4 "
+                + "where id = $1 and lease_owner = $2")
+                .execute(Tuple.of(id, owner, error, ts(now), ts(nextAttempt))).map(rows -> rows.rowCount() == 1);
+    }
+
+    Uni<Void> notifyChanged(SqlClient client, String app, long portalId) {
+        return client.preparedQuery("select pg_notify('" + CHANNEL + "', $1)")
+                .execute(Tuple.of(app + "/" + portalId)).replaceWithVoid();
+    }
+
+    static final String CHANNEL = "tokenvault_connection_changed";
+
     // ---- data keys (rewrap) --------------------------------------------------------------------------------
 
     record DataKeyRow(long connectionId, WrappedKey wrapped) {

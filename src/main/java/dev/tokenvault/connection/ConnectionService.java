@@ -1,5 +1,6 @@
 package dev.tokenvault.connection;
 
+import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.util.EnumMap;
@@ -63,13 +64,13 @@ public class ConnectionService {
                     throw new CryptoException("the data key of " + app + "/" + portalId
                             + " has been destroyed: its secrets cannot be opened");
                 }
-                return Uni.createFrom().item(Optional.of(new OpenedConnection(stored.connection(), Map.of())));
+                return Uni.createFrom().item(Optional.of(new OpenedConnection(stored.connection(), Map.of(), null)));
             }
             return crypto.openDataKey(stored.wrappedKey()).map(key -> {
                 Map<SecretField, String> opened = new EnumMap<>(SecretField.class);
                 stored.sealed().forEach((field, ct) -> opened.put(field,
                         crypto.open(key, app, portalId, field, ct)));
-                return Optional.of(new OpenedConnection(stored.connection(), opened));
+                return Optional.of(new OpenedConnection(stored.connection(), opened, key));
             });
         });
     }
@@ -146,7 +147,9 @@ public class ConnectionService {
                                                 n.at())
                                         : Uni.createFrom().voidItem();
                                 return keyWrite.chain(() -> repository.putSecrets(tx, stored.connection().id(),
-                                        sealed, n.at())).replaceWith(true);
+                                        sealed, n.at()))
+                                        .chain(() -> repository.notifyChanged(tx, n.app(), n.portalId()))
+                                        .replaceWith(true);
                             }));
                 }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, retryOnRace));
             }
@@ -162,6 +165,61 @@ public class ConnectionService {
                 }));
             }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, retryOnRace));
         });
+    }
+
+    // ---- refresh ---------------------------------------------------------------------------------------------
+
+    /** Takes the refresh lease of an active OAuth connection; empty when absent, not active, or leased elsewhere. */
+    public Uni<Optional<Connection>> claimRefreshLease(String app, long portalId, String owner, Duration lease) {
+        Instant now = clock.instant();
+        return repository.claimLease(app, portalId, owner, now, now.plus(lease));
+    }
+
+    /** Claims due connections for the scheduled refresher. */
+    public Uni<List<Connection>> claimDue(String owner, Duration lease, int limit) {
+        Instant now = clock.instant();
+        return repository.claimDue(owner, now, now.plus(lease), limit);
+    }
+
+    public Uni<Boolean> releaseLease(long id, String owner) {
+        return repository.releaseLease(id, owner);
+    }
+
+    /**
+     * Stores a refreshed access token (and a new refresh token if HubSpot sent one) while still holding the lease.
+     * Returns false when the lease was lost (another replica took over): nothing was written.
+     */
+    public Uni<Boolean> completeRefresh(OpenedConnection opened, String owner, String accessToken,
+            String newRefreshToken, long expiresIn, List<String> scopes) {
+        Connection c = opened.connection();
+        Instant now = clock.instant();
+        Instant expiresAt = now.plusSeconds(expiresIn);
+        Map<SecretField, byte[]> sealed = new EnumMap<>(SecretField.class);
+        sealed.put(SecretField.ACCESS_TOKEN,
+                crypto.seal(opened.dataKey(), c.app(), c.portalId(), SecretField.ACCESS_TOKEN, accessToken));
+        if (newRefreshToken != null && !newRefreshToken.isEmpty()) {
+            sealed.put(SecretField.REFRESH_TOKEN, crypto.seal(opened.dataKey(), c.app(), c.portalId(),
+                    SecretField.REFRESH_TOKEN, newRefreshToken));
+        }
+        Instant next = RefreshSchedule.nextRefreshAt(now, expiresAt, refreshConfig.leadTime());
+        return repository.pool().withTransaction(tx -> repository
+                .completeRefresh(tx, c.id(), owner, now, expiresAt, next, scopes)
+                .chain(held -> held
+                        ? repository.putSecrets(tx, c.id(), sealed, now).replaceWith(true)
+                        : Uni.createFrom().item(false)));
+    }
+
+    /** HubSpot rejected the refresh token: the connection needs a re-install. */
+    public Uni<Boolean> markNeedsReauth(Connection c, String owner, String error) {
+        return repository.pool().withTransaction(tx -> repository
+                .markNeedsReauth(tx, c.id(), owner, clock.instant(), error)
+                .call(done -> done ? repository.notifyChanged(tx, c.app(), c.portalId())
+                        : Uni.createFrom().voidItem()));
+    }
+
+    /** A transient refresh failure: counted, next attempt scheduled. */
+    public Uni<Boolean> recordRefreshFailure(Connection c, String owner, String error, Instant nextAttempt) {
+        return repository.recordRefreshFailure(c.id(), owner, clock.instant(), error, nextAttempt);
     }
 
     private Uni<Connection> raced(NewConnection n, Map<SecretField, String> secrets,

@@ -1,0 +1,218 @@
+package dev.tokenvault.refresh;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.Map;
+import java.util.Optional;
+import java.util.UUID;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.function.Predicate;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.inject.Inject;
+
+import org.jboss.logging.Logger;
+
+import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.config.TokenVaultConfig;
+import dev.tokenvault.connection.Connection;
+import dev.tokenvault.connection.ConnectionService;
+import dev.tokenvault.connection.ConnectionStatus;
+import dev.tokenvault.connection.OpenedConnection;
+import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.hubspot.AppCredentials;
+import dev.tokenvault.hubspot.HubSpotException;
+import dev.tokenvault.hubspot.HubSpotOAuthClient;
+import dev.tokenvault.hubspot.TokenGrant;
+import dev.tokenvault.web.ApiException;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.Timer;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * One refresh of one connection, safe across replicas and shared by concurrent callers: the on-demand path (token
+ * hand-out) and the scheduled refresher both come here.
+ * <p>
+ * A refresh claims the row's lease in a short statement, calls HubSpot outside any transaction, and stores the result
+ * only while still holding the lease. Callers in this process asking for the same connection share one flight;
+ * callers in other replicas wait for the lease and then find the fresh token.
+ */
+@ApplicationScoped
+public class RefreshService {
+
+    private static final Logger LOG = Logger.getLogger(RefreshService.class);
+    static final Duration LEASE_POLL = Duration.ofMillis(200);
+
+    private final ConnectionService connections;
+    private final HubSpotOAuthClient hubspot;
+    private final AppCredentials credentials;
+    private final AuditLog audit;
+    private final InstantSource clock;
+    private final Duration lease;
+    private final String owner;
+    private final Map<String, Uni<FreshToken>> flights = new ConcurrentHashMap<>();
+    private final Counter success;
+    private final Counter rejected;
+    private final Counter transientFailure;
+    private final Timer latency;
+
+    @Inject
+    RefreshService(ConnectionService connections, HubSpotOAuthClient hubspot, AppCredentials credentials,
+            AuditLog audit, InstantSource clock, TokenVaultConfig config, MeterRegistry registry) {
+        this.connections = connections;
+        this.hubspot = hubspot;
+        this.credentials = credentials;
+        this.audit = audit;
+        this.clock = clock;
+        this.lease = config.refresh().lease();
+        String host = System.getenv().getOrDefault("HOSTNAME", "local");
+        this.owner = host + "-" + UUID.randomUUID().toString().substring(0, 8);
+        this.success = outcome(registry, "success");
+        this.rejected = outcome(registry, "rejected");
+        this.transientFailure = outcome(registry, "transient");
+        this.latency = Timer.builder("tokenvault_refresh_seconds").description("HubSpot refresh calls")
+                .register(registry);
+    }
+
+    private static Counter outcome(MeterRegistry registry, String outcome) {
+        return Counter.builder("tokenvault_refresh_total").description("Refresh attempts by outcome")
+                .tag("outcome", outcome).register(registry);
+    }
+
+    /** This replica's lease owner id. */
+    public String owner() {
+        return owner;
+    }
+
+    /**
+     * Refreshes unless the stored token already satisfies {@code alreadyFresh} (someone refreshed meanwhile).
+     *
+     * @throws NeedsReauthException HubSpot rejected the refresh token
+     * @throws RefreshUnavailableException HubSpot, the key service or the database is unavailable now
+     */
+    public Uni<FreshToken> refresh(String app, long portalId, Predicate<Connection> alreadyFresh) {
+        String key = app + "/" + portalId;
+        return flights.computeIfAbsent(key, k -> Uni.createFrom()
+                .deferred(() -> claimAndRefresh(app, portalId, alreadyFresh, clock.instant().plus(lease)
+                        .plusSeconds(5)))
+                .onTermination().invoke(() -> flights.remove(k))
+                .memoize().indefinitely());
+    }
+
+    /** Refreshes a connection the scheduler has already leased. */
+    public Uni<Void> refreshLeased(Connection leased) {
+        return refreshClaimed(leased).replaceWithVoid()
+                .onFailure(e -> e instanceof NeedsReauthException || e instanceof RefreshUnavailableException)
+                .recoverWithNull().replaceWithVoid();
+    }
+
+    private Uni<FreshToken> claimAndRefresh(String app, long portalId, Predicate<Connection> alreadyFresh,
+            Instant giveUpAt) {
+        return connections.claimRefreshLease(app, portalId, owner, lease).chain(claimed -> {
+            if (claimed.isPresent()) {
+                Connection c = claimed.get();
+                if (alreadyFresh.test(c)) {
+                    return connections.releaseLease(c.id(), owner).chain(() -> stored(app, portalId));
+                }
+                return refreshClaimed(c);
+            }
+            return connections.find(app, portalId).chain(found -> {
+                Connection c = found.orElseThrow(() -> ApiException.notFound(
+                        "portal " + portalId + " has no connection for app " + app));
+                if (c.status() == ConnectionStatus.NEEDS_REAUTH) {
+                    return Uni.createFrom().failure(new NeedsReauthException(app, portalId));
+                }
+                if (c.authType() != dev.tokenvault.connection.AuthType.OAUTH) {
+                    return Uni.createFrom().failure(ApiException.conflict(
+                            "portal " + portalId + " holds a private-app token, which does not refresh"));
+                }
+                if (!clock.instant().isBefore(giveUpAt)) {
+                    return Uni.createFrom().failure(new RefreshUnavailableException(
+                            "another replica holds the refresh lease", Duration.ofSeconds(5)));
+                }
+                // another replica is refreshing: wait for its lease, then look again
+                return Uni.createFrom().voidItem().onItem().delayIt().by(LEASE_POLL)
+                        .chain(() -> claimAndRefresh(app, portalId, alreadyFresh, giveUpAt));
+            });
+        });
+    }
+
+    private Uni<FreshToken> stored(String app, long portalId) {
+        return connections.open(app, portalId).map(o -> {
+            OpenedConnection opened = o.orElseThrow(() -> ApiException.notFound(
+                    "portal " + portalId + " has no connection for app " + app));
+            return new FreshToken(opened.secret(SecretField.ACCESS_TOKEN).orElse(null),
+                    opened.connection().accessExpiresAt(), opened.connection().scopes());
+        });
+    }
+
+    private Uni<FreshToken> refreshClaimed(Connection c) {
+        Timer.Sample sample = Timer.start();
+        return connections.open(c.app(), c.portalId())
+                .onFailure().call(e -> connections.releaseLease(c.id(), owner))
+                .onFailure().transform(e -> e instanceof ApiException ? e
+                        : new RefreshUnavailableException("cannot open the stored refresh token now: "
+                                + e.getClass().getSimpleName(), Duration.ofSeconds(5)))
+                .chain(found -> {
+                    OpenedConnection opened = found.orElseThrow(() -> ApiException.notFound("connection erased"));
+                    Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
+                    if (refreshToken.isEmpty()) {
+                        return rejectedRefresh(c, "no refresh token stored");
+                    }
+                    return credentials.require(c.app())
+                            .chain(client -> hubspot.refresh(client, refreshToken.get()))
+                            .onItemOrFailure().invoke((g, e) -> sample.stop(latency))
+                            .chain(grant -> store(opened, grant))
+                            .onFailure(HubSpotException.class)
+                            .recoverWithUni(e -> failed(c, (HubSpotException) e));
+                });
+    }
+
+    private Uni<FreshToken> store(OpenedConnection opened, TokenGrant grant) {
+        Connection c = opened.connection();
+        return connections.completeRefresh(opened, owner, grant.accessToken(), grant.refreshToken(),
+                grant.expiresIn(), grant.scopes())
+                .map(held -> {
+                    success.increment();
+                    if (!held) {
+                        LOG.infof("refresh of %s/%d finished after its lease was taken over; result not stored",
+                                c.app(), c.portalId());
+                    }
+                    if (c.refreshFailures() > 0) {
+                        LOG.infof("refresh of %s/%d recovered after %d failures", c.app(), c.portalId(),
+                                c.refreshFailures());
+                    }
+                    audit.record(null, c.app(), c.portalId(), "token.refresh", "success", null);
+                    return new FreshToken(grant.accessToken(), clock.instant().plusSeconds(grant.expiresIn()),
+                            grant.scopes() == null || grant.scopes().isEmpty() ? c.scopes() : grant.scopes());
+                });
+    }
+
+    private Uni<FreshToken> failed(Connection c, HubSpotException e) {
+        if (e.kind() == HubSpotException.Kind.REFRESH_TOKEN_REJECTED) {
+            return rejectedRefresh(c, e.getMessage());
+        }
+        transientFailure.increment();
+        int failures = c.refreshFailures() + 1;
+        Duration wait = Backoff.after(failures, e.retryAfter());
+        LOG.warnf("refresh of %s/%d failed (%s); attempt %d, next in %s", c.app(), c.portalId(), e.getMessage(),
+                failures, wait);
+        audit.record(null, c.app(), c.portalId(), "token.refresh", "transient", e.getMessage());
+        return connections.recordRefreshFailure(c, owner, e.getMessage(), clock.instant().plus(wait))
+                .onFailure().recoverWithItem(false)
+                .chain(ignored -> Uni.createFrom().failure(new RefreshUnavailableException(
+                        "HubSpot could not refresh the token now: " + e.getMessage(),
+                        e.retryAfter() != null ? e.retryAfter() : Duration.ofSeconds(Math.min(60, wait.toSeconds())))));
+    }
+
+    private Uni<FreshToken> rejectedRefresh(Connection c, String why) {
+        rejected.increment();
+        LOG.warnf("HubSpot rejected the refresh token of %s/%d: %s; connection needs re-authorization", c.app(),
+                c.portalId(), why);
+        audit.record(null, c.app(), c.portalId(), "token.refresh", "rejected", why);
+        return connections.markNeedsReauth(c, owner, why)
+                .chain(ignored -> Uni.createFrom().failure(new NeedsReauthException(c.app(), c.portalId())));
+    }
+}

@@ -1,0 +1,79 @@
+package dev.tokenvault.token;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+
+import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+import com.github.benmanes.caffeine.cache.Expiry;
+
+import dev.tokenvault.connection.ConnectionChanged;
+
+/**
+ * Opened access tokens by (app, portal), bounded, each entry expiring with its token (private-app tokens after a
+ * fixed time). Dropped when any replica changes the connection.
+ */
+@ApplicationScoped
+class TokenCache {
+
+    static final Duration PRIVATE_APP_TTL = Duration.ofMinutes(10);
+
+    record Key(String app, long portalId) {
+    }
+
+    /** {@code expiresAt} null: a private-app token. */
+    record Entry(String accessToken, Instant expiresAt, List<String> scopes, String authType) {
+        @Override
+        public String toString() {
+            return "Entry[" + authType + ", expiresAt=" + expiresAt + "]";
+        }
+    }
+
+    private final Cache<Key, Entry> cache = Caffeine.newBuilder()
+            .maximumSize(100_000)
+            .expireAfter(new Expiry<Key, Entry>() {
+                @Override
+                public long expireAfterCreate(Key key, Entry entry, long currentTime) {
+                    if (entry.expiresAt() == null) {
+                        return PRIVATE_APP_TTL.toNanos();
+                    }
+                    long nanos = Duration.between(Instant.now(), entry.expiresAt()).toNanos();
+                    return Math.max(0, nanos);
+                }
+
+                @Override
+                public long expireAfterUpdate(Key key, Entry entry, long currentTime, long currentDuration) {
+                    return expireAfterCreate(key, entry, currentTime);
+                }
+
+                @Override
+                public long expireAfterRead(Key key, Entry entry, long currentTime, long currentDuration) {
+                    return currentDuration;
+                }
+            })
+            .build();
+
+    Entry get(String app, long portalId) {
+        return cache.getIfPresent(new Key(app, portalId));
+    }
+
+    void put(String app, long portalId, Entry entry) {
+        cache.put(new Key(app, portalId), entry);
+    }
+
+    void invalidate(String app, long portalId) {
+        cache.invalidate(new Key(app, portalId));
+    }
+
+    void onChange(@Observes ConnectionChanged changed) {
+        if (changed.isEverything()) {
+            cache.invalidateAll();
+        } else {
+            invalidate(changed.app(), changed.portalId());
+        }
+    }
+}
