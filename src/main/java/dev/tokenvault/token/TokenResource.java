@@ -83,15 +83,12 @@ public class TokenResource {
             throw e;
         }
         return tokens.handOut(app, portalId, minValidity)
-                .onItemOrFailure().transform((handOut, failure) -> {
+                .onItemOrFailure().invoke((handOut, failure) -> {
                     String outcome = failure == null ? handOut.source().name().toLowerCase() : outcome(failure);
                     counter(outcome).increment();
                     audit.record(caller.sub(), app, portalId, "token.handout", outcome, null);
-                    if (failure != null) {
-                        throw failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
-                    }
-                    return handOut.token();
-                });
+                })
+                .map(TokenService.HandOut::token);
     }
 
     @POST
@@ -105,14 +102,8 @@ public class TokenResource {
         long portalId = Params.portalId(portalIdRaw);
         Caller caller = authorizer.requireRead(portalId);
         return tokens.forceRefresh(app, portalId)
-                .onItemOrFailure().transform((token, failure) -> {
-                    audit.record(caller.sub(), app, portalId, "token.force_refresh",
-                            failure == null ? "refreshed" : outcome(failure), null);
-                    if (failure != null) {
-                        throw failure instanceof RuntimeException r ? r : new IllegalStateException(failure);
-                    }
-                    return token;
-                });
+                .onItemOrFailure().invoke((token, failure) -> audit.record(caller.sub(), app, portalId,
+                        "token.force_refresh", failure == null ? "refreshed" : outcome(failure), null));
     }
 
     private static String outcome(Throwable failure) {

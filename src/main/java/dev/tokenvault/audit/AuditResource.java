@@ -1,0 +1,137 @@
+package dev.tokenvault.audit;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.List;
+
+import jakarta.ws.rs.GET;
+import jakarta.ws.rs.Path;
+import jakarta.ws.rs.Produces;
+import jakarta.ws.rs.QueryParam;
+import jakarta.ws.rs.core.MediaType;
+
+import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Schema;
+import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
+import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
+import org.eclipse.microprofile.openapi.annotations.tags.Tag;
+
+import dev.tokenvault.web.ApiException;
+import dev.tokenvault.web.CallerAuthorizer;
+import dev.tokenvault.web.Params;
+import io.quarkus.security.Authenticated;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/** Audit records for operators, newest first ({@code tokens.admin}; all portals unless one is named). */
+@Path("/v1/admin/audit")
+@Authenticated
+@Tag(name = "operations")
+@SecurityRequirement(name = "jwt")
+@Produces(MediaType.APPLICATION_JSON)
+public class AuditResource {
+
+    private final Pool pool;
+    private final CallerAuthorizer authorizer;
+
+    AuditResource(Pool pool, CallerAuthorizer authorizer) {
+        this.pool = pool;
+        this.authorizer = authorizer;
+    }
+
+    @Schema(name = "AuditRecord")
+    public record AuditRecord(long id, Instant at, String sub, String app, Long portalId, String action,
+            String outcome, String detail) {
+    }
+
+    @Schema(name = "AuditPage")
+    public record AuditPage(List<AuditRecord> items, String nextCursor) {
+    }
+
+    @GET
+    @Operation(summary = "Audit records, newest first")
+    public Uni<AuditPage> list(
+            @Parameter(description = "only this portal") @QueryParam("portalId") String portalIdRaw,
+            @Parameter(description = "only this caller (JWT sub)") @QueryParam("sub") String sub,
+            @Parameter(description = "ISO-8601 instant: only records at or after it", example = "2026-11-23T00:00:00Z") @QueryParam("since") String sinceRaw,
+            @Parameter(description = "1 to 1000, default 100") @QueryParam("limit") String limitRaw,
+            @QueryParam("cursor") String cursor) {
+        Long portalId = portalIdRaw == null || portalIdRaw.isEmpty() ? null : Params.portalId(portalIdRaw);
+        if (portalId == null) {
+            authorizer.requireAdminOfAll();
+        } else {
+            authorizer.requireAdmin(portalId);
+        }
+        if (sub != null && sub.length() > 256) {
+            throw ApiException.badRequest("sub is too long");
+        }
+        Instant since = null;
+        if (sinceRaw != null && !sinceRaw.isEmpty()) {
+            try {
+                since = OffsetDateTime.parse(sinceRaw).toInstant();
+            } catch (DateTimeParseException e) {
+                throw ApiException.badRequest("since must be an ISO-8601 date-time such as 2026-11-23T00:00:00Z");
+            }
+        }
+        int limit = Params.intInRange("limit", limitRaw, 1, 1000, 100);
+        long[] after = cursor == null || cursor.isEmpty() ? null : decode(cursor);
+
+        StringBuilder sql = new StringBuilder(
+                "select id, at, sub, app, portal_id, action, outcome, detail from audit_log where true");
+        List<Object> params = new ArrayList<>();
+        if (portalId != null) {
+            params.add(portalId);
+            sql.append(" and portal_id = $").append(params.size());
+        }
+        if (sub != null && !sub.isEmpty()) {
+            params.add(sub);
+            sql.append(" and sub = $").append(params.size());
+        }
+        if (since != null) {
+            params.add(since.atOffset(ZoneOffset.UTC));
+            sql.append(" and at >= $").append(params.size());
+        }
+        if (after != null) {
+            params.add(Instant.ofEpochSecond(0, 0).plusNanos(after[0] * 1000).atOffset(ZoneOffset.UTC));
+            params.add(after[1]);
+            sql.append(" and (at, id) < ($").append(params.size() - 1).append(", $").append(params.size())
+                    .append(")");
+        }
+        params.add(limit + 1);
+        sql.append(" order by at desc, id desc limit $").append(params.size());
+        return pool.preparedQuery(sql.toString()).execute(Tuple.from(params)).map(rows -> {
+            List<AuditRecord> items = new ArrayList<>();
+            rows.forEach(r -> items.add(new AuditRecord(r.getLong("id"), r.getOffsetDateTime("at").toInstant(),
+                    r.getString("sub"), r.getString("app"), r.getLong("portal_id"), r.getString("action"),
+                    r.getString("outcome"), r.getString("detail"))));
+            String next = null;
+            if (items.size() > limit) {
+                items.remove(items.size() - 1);
+                AuditRecord last = items.get(items.size() - 1);
+                next = encode(last.at(), last.id());
+            }
+            return new AuditPage(items, next);
+        });
+    }
+
+    private static String encode(Instant at, long id) {
+        long micros = at.getEpochSecond() * 1_000_000 + at.getNano() / 1000;
+        return Base64.getUrlEncoder().withoutPadding()
+                .encodeToString((micros + ":" + id).getBytes(StandardCharsets.US_ASCII));
+    }
+
+    private static long[] decode(String cursor) {
+        try {
+            String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII).split(":");
+            return new long[] { Long.parseLong(parts[0]), Long.parseLong(parts[1]) };
+        } catch (RuntimeException e) {
+            throw ApiException.badRequest("cursor is not one this service returned");
+        }
+    }
+}
