@@ -13,8 +13,7 @@ import jakarta.enterprise.event.Observes;
 
 import org.jboss.logging.Logger;
 
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
+import dev.tokenvault.metrics.Metrics;
 import io.quarkus.runtime.ShutdownEvent;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Uni;
@@ -36,17 +35,16 @@ public class AuditLog {
 
     private final Pool pool;
     private final InstantSource clock;
-    private final Counter writeFailures;
+    private final Metrics metrics;
     private final ConcurrentLinkedQueue<AuditEvent> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size = new AtomicInteger();
     private final AtomicBoolean flushing = new AtomicBoolean();
     private final AtomicBoolean backlogWarned = new AtomicBoolean();
 
-    AuditLog(Pool pool, InstantSource clock, MeterRegistry registry) {
+    AuditLog(Pool pool, InstantSource clock, Metrics metrics) {
         this.pool = pool;
         this.clock = clock;
-        this.writeFailures = Counter.builder("tokenvault_audit_write_failures_total")
-                .description("Audit batches that failed to be written (they are retried)").register(registry);
+        this.metrics = metrics;
     }
 
     public void record(String sub, String app, Long portalId, String action, String outcome, String detail) {
@@ -100,7 +98,7 @@ public class AuditLog {
                     return flushBatches();
                 })
                 .onFailure().recoverWithUni(failure -> {
-                    writeFailures.increment();
+                    metrics.auditWriteFailed();
                     LOG.warnf("audit write of %d events failed (%s); they stay queued and are retried",
                             batch.size(), failure.getClass().getSimpleName());
                     queue.addAll(batch);

@@ -40,6 +40,24 @@ public interface TokenVaultConfig {
     @WithName("notify")
     Notify notifications();
 
+    /** The audit trail. */
+    Audit audit();
+
+    interface Audit {
+        /** How often queued audit records are written (in batches). */
+        @WithDefault("1S")
+        Duration flushInterval();
+    }
+
+    /** Gauges. */
+    MetricsConfig metrics();
+
+    interface MetricsConfig {
+        /** How often the connection and data-key gauges are recomputed. */
+        @WithDefault("30S")
+        Duration gaugeInterval();
+    }
+
     /** Dev mode conveniences (ignored outside the dev profile). */
     Dev dev();
 
@@ -149,6 +167,10 @@ public interface TokenVaultConfig {
     }
 
     interface Refresh {
+        /** Run the scheduled proactive refresher in this replica. */
+        @WithDefault("true")
+        boolean enabled();
+
         /** Refresh an access token when less than this remains. */
         @WithDefault("10M")
         Duration leadTime();
@@ -172,5 +194,9 @@ public interface TokenVaultConfig {
 
         /** HMAC-SHA256 key of the {@code X-Tokenvault-Signature} header. Never logged. */
         Optional<String> secret();
+
+        /** How often pending notifications are delivered. */
+        @WithDefault("5S")
+        Duration pollInterval();
     }
 }

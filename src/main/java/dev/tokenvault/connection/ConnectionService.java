@@ -17,6 +17,8 @@ import dev.tokenvault.crypto.CryptoException;
 import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.crypto.DataKey;
 import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.notify.ConnectionEvent;
+import dev.tokenvault.notify.Notifier;
 import dev.tokenvault.refresh.RefreshSchedule;
 import dev.tokenvault.web.ApiException;
 import io.smallrye.mutiny.Uni;
@@ -34,9 +36,11 @@ public class ConnectionService {
     private final CryptoService crypto;
     private final InstantSource clock;
     private final TokenVaultConfig.Refresh refreshConfig;
+    private final Notifier notifier;
 
     ConnectionService(ConnectionRepository repository, CryptoService crypto, InstantSource clock,
-            TokenVaultConfig config) {
+            TokenVaultConfig config, Notifier notifier) {
+        this.notifier = notifier;
         this.repository = repository;
         this.crypto = crypto;
         this.clock = clock;
@@ -90,7 +94,9 @@ public class ConnectionService {
         secrets.put(SecretField.ACCESS_TOKEN, install.accessToken());
         secrets.put(SecretField.PRIVATE_APP_TOKEN, null);
         return store(n, secrets, existing -> {
-        }, true);
+        }, existing -> existing != null && existing.status() == ConnectionStatus.NEEDS_REAUTH
+                ? ConnectionEvent.RECOVERED
+                : ConnectionEvent.INSTALLED, true);
     }
 
     /** What a completed OAuth install hands over for storage. {@link #toString()} hides the tokens. */
@@ -128,6 +134,13 @@ public class ConnectionService {
      */
     Uni<Connection> store(NewConnection n, Map<SecretField, String> secrets,
             java.util.function.Consumer<Connection> checkExisting, boolean retryOnRace) {
+        return store(n, secrets, checkExisting, existing -> null, retryOnRace);
+    }
+
+    /** As above; {@code eventFor} names the event to announce (given the replaced connection, or null). */
+    Uni<Connection> store(NewConnection n, Map<SecretField, String> secrets,
+            java.util.function.Consumer<Connection> checkExisting,
+            java.util.function.Function<Connection, ConnectionEvent> eventFor, boolean retryOnRace) {
         return repository.findStored(repository.pool(), n.app(), n.portalId()).chain(found -> {
             if (found.isPresent()) {
                 StoredConnection stored = found.get();
@@ -149,9 +162,10 @@ public class ConnectionService {
                                 return keyWrite.chain(() -> repository.putSecrets(tx, stored.connection().id(),
                                         sealed, n.at()))
                                         .chain(() -> repository.notifyChanged(tx, n.app(), n.portalId()))
+                                        .chain(() -> announce(tx, eventFor.apply(stored.connection()), n))
                                         .replaceWith(true);
                             }));
-                }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, retryOnRace));
+                }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, eventFor, retryOnRace));
             }
             return crypto.newDataKey().chain(dataKey -> {
                 Map<SecretField, byte[]> sealed = seal(dataKey, n, secrets);
@@ -161,9 +175,10 @@ public class ConnectionService {
                     }
                     return repository.insertDataKey(tx, id.get(), dataKey.wrapped(), n.at())
                             .chain(() -> repository.putSecrets(tx, id.get(), sealed, n.at()))
+                            .chain(() -> announce(tx, eventFor.apply(null), n))
                             .replaceWith(true);
                 }));
-            }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, retryOnRace));
+            }).chain(done -> done ? findOrFail(n) : raced(n, secrets, checkExisting, eventFor, retryOnRace));
         });
     }
 
@@ -214,6 +229,7 @@ public class ConnectionService {
         return repository.pool().withTransaction(tx -> repository
                 .markNeedsReauth(tx, c.id(), owner, clock.instant(), error)
                 .call(done -> done ? repository.notifyChanged(tx, c.app(), c.portalId())
+                        .chain(() -> notifier.enqueue(tx, ConnectionEvent.NEEDS_REAUTH, c.app(), c.portalId()))
                         : Uni.createFrom().voidItem()));
     }
 
@@ -222,14 +238,19 @@ public class ConnectionService {
         return repository.recordRefreshFailure(c.id(), owner, clock.instant(), error, nextAttempt);
     }
 
+    private Uni<Void> announce(io.vertx.mutiny.sqlclient.SqlClient tx, ConnectionEvent event, NewConnection n) {
+        return event == null ? Uni.createFrom().voidItem() : notifier.enqueue(tx, event, n.app(), n.portalId());
+    }
+
     private Uni<Connection> raced(NewConnection n, Map<SecretField, String> secrets,
-            java.util.function.Consumer<Connection> checkExisting, boolean retryOnRace) {
+            java.util.function.Consumer<Connection> checkExisting,
+            java.util.function.Function<Connection, ConnectionEvent> eventFor, boolean retryOnRace) {
         if (!retryOnRace) {
             return Uni.createFrom().failure(ApiException.conflict(
                     "the connection changed while it was being written; retry"));
         }
         LOG.debugf("connection %s/%d changed concurrently; retrying once", n.app(), n.portalId());
-        return store(n, secrets, checkExisting, false);
+        return store(n, secrets, checkExisting, eventFor, false);
     }
 
     private Uni<Connection> findOrFail(NewConnection n) {

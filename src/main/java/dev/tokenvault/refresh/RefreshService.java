@@ -25,9 +25,8 @@ import dev.tokenvault.hubspot.AppCredentials;
 import dev.tokenvault.hubspot.HubSpotException;
 import dev.tokenvault.hubspot.HubSpotOAuthClient;
 import dev.tokenvault.hubspot.TokenGrant;
+import dev.tokenvault.metrics.Metrics;
 import dev.tokenvault.web.ApiException;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.Timer;
 import io.smallrye.mutiny.Uni;
 
@@ -53,14 +52,11 @@ public class RefreshService {
     private final Duration lease;
     private final String owner;
     private final Map<String, Uni<FreshToken>> flights = new ConcurrentHashMap<>();
-    private final Counter success;
-    private final Counter rejected;
-    private final Counter transientFailure;
-    private final Timer latency;
+    private final Metrics metrics;
 
     @Inject
     RefreshService(ConnectionService connections, HubSpotOAuthClient hubspot, AppCredentials credentials,
-            AuditLog audit, InstantSource clock, TokenVaultConfig config, MeterRegistry registry) {
+            AuditLog audit, InstantSource clock, TokenVaultConfig config, Metrics metrics) {
         this.connections = connections;
         this.hubspot = hubspot;
         this.credentials = credentials;
@@ -69,16 +65,7 @@ public class RefreshService {
         this.lease = config.refresh().lease();
         String host = System.getenv().getOrDefault("HOSTNAME", "local");
         this.owner = host + "-" + UUID.randomUUID().toString().substring(0, 8);
-        this.success = outcome(registry, "success");
-        this.rejected = outcome(registry, "rejected");
-        this.transientFailure = outcome(registry, "transient");
-        this.latency = Timer.builder("tokenvault_refresh_seconds").description("HubSpot refresh calls")
-                .register(registry);
-    }
-
-    private static Counter outcome(MeterRegistry registry, String outcome) {
-        return Counter.builder("tokenvault_refresh_total").description("Refresh attempts by outcome")
-                .tag("outcome", outcome).register(registry);
+        this.metrics = metrics;
     }
 
     /** This replica's lease owner id. */
@@ -163,7 +150,7 @@ public class RefreshService {
                     }
                     return credentials.require(c.app())
                             .chain(client -> hubspot.refresh(client, refreshToken.get()))
-                            .onItemOrFailure().invoke((g, e) -> sample.stop(latency))
+                            .onItemOrFailure().invoke((g, e) -> sample.stop(metrics.refreshLatency()))
                             .chain(grant -> store(opened, grant))
                             .onFailure(HubSpotException.class)
                             .recoverWithUni(e -> failed(c, (HubSpotException) e));
@@ -175,7 +162,7 @@ public class RefreshService {
         return connections.completeRefresh(opened, owner, grant.accessToken(), grant.refreshToken(),
                 grant.expiresIn(), grant.scopes())
                 .map(held -> {
-                    success.increment();
+                    metrics.refreshed("success");
                     if (!held) {
                         LOG.infof("refresh of %s/%d finished after its lease was taken over; result not stored",
                                 c.app(), c.portalId());
@@ -194,7 +181,7 @@ public class RefreshService {
         if (e.kind() == HubSpotException.Kind.REFRESH_TOKEN_REJECTED) {
             return rejectedRefresh(c, e.getMessage());
         }
-        transientFailure.increment();
+        metrics.refreshed("transient");
         int failures = c.refreshFailures() + 1;
         Duration wait = Backoff.after(failures, e.retryAfter());
         LOG.warnf("refresh of %s/%d failed (%s); attempt %d, next in %s", c.app(), c.portalId(), e.getMessage(),
@@ -208,7 +195,7 @@ public class RefreshService {
     }
 
     private Uni<FreshToken> rejectedRefresh(Connection c, String why) {
-        rejected.increment();
+        metrics.refreshed("rejected");
         LOG.warnf("HubSpot rejected the refresh token of %s/%d: %s; connection needs re-authorization", c.app(),
                 c.portalId(), why);
         audit.record(null, c.app(), c.portalId(), "token.refresh", "rejected", why);

@@ -1,8 +1,5 @@
 package dev.tokenvault.token;
 
-import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.POST;
 import jakarta.ws.rs.Path;
@@ -21,13 +18,12 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import dev.tokenvault.audit.AuditLog;
 import dev.tokenvault.config.Apps;
+import dev.tokenvault.metrics.Metrics;
 import dev.tokenvault.web.ApiException;
 import dev.tokenvault.web.Caller;
 import dev.tokenvault.web.CallerAuthorizer;
 import dev.tokenvault.web.Params;
 import dev.tokenvault.web.Problem;
-import io.micrometer.core.instrument.Counter;
-import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.security.Authenticated;
 import io.smallrye.mutiny.Uni;
 
@@ -43,20 +39,15 @@ public class TokenResource {
     private final CallerAuthorizer authorizer;
     private final Apps apps;
     private final AuditLog audit;
-    private final MeterRegistry registry;
-    private final Map<String, Counter> handouts = new ConcurrentHashMap<>();
+    private final Metrics metrics;
 
     TokenResource(TokenService tokens, CallerAuthorizer authorizer, Apps apps, AuditLog audit,
-            MeterRegistry registry) {
+            Metrics metrics) {
         this.tokens = tokens;
         this.authorizer = authorizer;
         this.apps = apps;
         this.audit = audit;
-        this.registry = registry;
-        for (String outcome : new String[] { "cache", "store", "refreshed", "stale", "needs_reauth", "not_found",
-                "unavailable", "forbidden", "invalid", "error" }) {
-            counter(outcome);
-        }
+        this.metrics = metrics;
     }
 
     @GET
@@ -79,13 +70,13 @@ public class TokenResource {
             minValidity = Params.intInRange("minValidity", minValidityRaw, 0, 3600, 60);
             caller = authorizer.requireRead(portalId);
         } catch (ApiException e) {
-            counter(e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid").increment();
+            metrics.handedOut(e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid");
             throw e;
         }
         return tokens.handOut(app, portalId, minValidity)
                 .onItemOrFailure().invoke((handOut, failure) -> {
                     String outcome = failure == null ? handOut.source().name().toLowerCase() : outcome(failure);
-                    counter(outcome).increment();
+                    metrics.handedOut(outcome);
                     audit.record(caller.sub(), app, portalId, "token.handout", outcome, null);
                 })
                 .map(TokenService.HandOut::token);
@@ -116,10 +107,5 @@ public class TokenResource {
             };
         }
         return failure instanceof dev.tokenvault.crypto.KeyServiceUnavailableException ? "unavailable" : "error";
-    }
-
-    private Counter counter(String outcome) {
-        return handouts.computeIfAbsent(outcome, o -> Counter.builder("tokenvault_handouts_total")
-                .description("Token hand-outs by outcome").tag("outcome", o).register(registry));
     }
 }

@@ -1,0 +1,53 @@
+package dev.tokenvault.connection;
+
+import java.time.InstantSource;
+import java.time.ZoneOffset;
+import java.util.Map;
+import java.util.TreeMap;
+
+import jakarta.enterprise.context.ApplicationScoped;
+
+import dev.tokenvault.config.TokenVaultConfig;
+import dev.tokenvault.metrics.Metrics;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Uni;
+import io.vertx.mutiny.sqlclient.Pool;
+import io.vertx.mutiny.sqlclient.Tuple;
+
+/** Keeps the connection and data-key gauges current (cheap aggregate queries, every 30 seconds). */
+@ApplicationScoped
+class ConnectionGauges {
+
+    private final Pool pool;
+    private final ConnectionRepository repository;
+    private final Metrics metrics;
+    private final InstantSource clock;
+    private final TokenVaultConfig config;
+
+    ConnectionGauges(Pool pool, ConnectionRepository repository, Metrics metrics, InstantSource clock,
+            TokenVaultConfig config) {
+        this.pool = pool;
+        this.repository = repository;
+        this.metrics = metrics;
+        this.clock = clock;
+        this.config = config;
+    }
+
+    @Scheduled(every = "${tokenvault.metrics.gauge-interval:30s}", delayed = "2s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> update() {
+        var horizon = clock.instant().plus(config.refresh().leadTime()).atOffset(ZoneOffset.UTC);
+        return pool.query("select status, count(*) from connection group by status").execute()
+                .chain(statuses -> pool.preparedQuery("select count(*) from connection where status = 'active' "
+                        + "and auth_type = 'oauth' and next_refresh_at <= $1").execute(Tuple.of(horizon))
+                        .map(due -> {
+                            Map<String, Long> byStatus = new TreeMap<>();
+                            statuses.forEach(r -> byStatus.put(r.getString(0), r.getLong(1)));
+                            metrics.connections(byStatus, due.iterator().next().getLong(0));
+                            return null;
+                        }))
+                .chain(() -> repository.countDataKeysByVersion())
+                .invoke(metrics::dataKeys)
+                .replaceWithVoid()
+                .onFailure().recoverWithNull().replaceWithVoid();
+    }
+}

@@ -1,0 +1,102 @@
+package dev.tokenvault.metrics;
+
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+
+import jakarta.inject.Singleton;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.MultiGauge;
+import io.micrometer.core.instrument.Tags;
+import io.micrometer.core.instrument.Timer;
+import io.quarkus.runtime.Startup;
+
+/**
+ * Every {@code tokenvault_*} meter, registered at start-up at zero so dashboards and alerts see them before the first
+ * event. Features record through this bean; the names are the operational contract (see README).
+ */
+@Singleton
+@Startup
+public class Metrics {
+
+    public static final List<String> REFRESH_OUTCOMES = List.of("success", "rejected", "transient");
+    public static final List<String> HANDOUT_OUTCOMES = List.of("cache", "store", "refreshed", "stale",
+            "needs_reauth", "not_found", "unavailable", "forbidden", "invalid", "error");
+    public static final List<String> STATUSES = List.of("active", "needs_reauth");
+
+    private final MeterRegistry registry;
+    private final Map<String, Counter> refresh = new ConcurrentHashMap<>();
+    private final Map<String, Counter> handouts = new ConcurrentHashMap<>();
+    private final Timer refreshLatency;
+    private final Counter auditWriteFailures;
+    private final Counter notifyFailures;
+    private final Map<String, AtomicLong> connections = new ConcurrentHashMap<>();
+    private final AtomicLong due = new AtomicLong();
+    private final MultiGauge dataKeys;
+
+    Metrics(MeterRegistry registry) {
+        this.registry = registry;
+        REFRESH_OUTCOMES.forEach(this::refreshCounter);
+        HANDOUT_OUTCOMES.forEach(this::handoutCounter);
+        refreshLatency = Timer.builder("tokenvault_refresh_seconds").description("HubSpot refresh calls")
+                .register(registry);
+        auditWriteFailures = Counter.builder("tokenvault_audit_write_failures_total")
+                .description("Audit batches that failed to be written (they are retried)").register(registry);
+        notifyFailures = Counter.builder("tokenvault_notify_failures_total")
+                .description("Outgoing notification deliveries that failed (they are retried)").register(registry);
+        for (String status : STATUSES) {
+            AtomicLong value = new AtomicLong();
+            connections.put(status, value);
+            registry.gauge("tokenvault_connections", Tags.of("status", status), value, AtomicLong::doubleValue);
+        }
+        registry.gauge("tokenvault_connections_due", Tags.empty(), due, AtomicLong::doubleValue);
+        dataKeys = MultiGauge.builder("tokenvault_data_keys").description("Wrapped data keys by key version")
+                .register(registry);
+    }
+
+    public void refreshed(String outcome) {
+        refreshCounter(outcome).increment();
+    }
+
+    public Timer refreshLatency() {
+        return refreshLatency;
+    }
+
+    public void handedOut(String outcome) {
+        handoutCounter(outcome).increment();
+    }
+
+    public void auditWriteFailed() {
+        auditWriteFailures.increment();
+    }
+
+    public void notifyFailed() {
+        notifyFailures.increment();
+    }
+
+    /** Sets the connection gauges from a fresh count. */
+    public void connections(Map<String, Long> byStatus, long dueWithinLeadTime) {
+        STATUSES.forEach(s -> connections.get(s).set(byStatus.getOrDefault(s, 0L)));
+        due.set(dueWithinLeadTime);
+    }
+
+    /** Sets the data-key gauge from a fresh count by key version. */
+    public void dataKeys(Map<String, Long> byVersion) {
+        dataKeys.register(byVersion.entrySet().stream()
+                .map(e -> MultiGauge.Row.of(Tags.of("key_version", e.getKey()), e.getValue()))
+                .toList(), true);
+    }
+
+    private Counter refreshCounter(String outcome) {
+        return refresh.computeIfAbsent(outcome, o -> Counter.builder("tokenvault_refresh_total")
+                .description("Refresh attempts by outcome").tag("outcome", o).register(registry));
+    }
+
+    private Counter handoutCounter(String outcome) {
+        return handouts.computeIfAbsent(outcome, o -> Counter.builder("tokenvault_handouts_total")
+                .description("Token hand-outs by outcome").tag("outcome", o).register(registry));
+    }
+}

@@ -1,0 +1,70 @@
+package dev.tokenvault.audit;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+
+import jakarta.inject.Inject;
+
+import org.junit.jupiter.api.Test;
+
+import dev.tokenvault.testing.Db;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.quarkus.test.junit.QuarkusTest;
+
+/** The audit trail survives a database that refuses writes: events stay queued, failures are counted. */
+@QuarkusTest
+class AuditLogTest {
+
+    @Inject
+    AuditLog audit;
+
+    @Inject
+    MeterRegistry registry;
+
+    double failures() {
+        return registry.get("tokenvault_audit_write_failures_total").counter().count();
+    }
+
+    @Test
+    void aFailedWriteIsCountedKeptAndRetried() throws Exception {
+        audit.flush().await().indefinitely();
+        double before = failures();
+        Db.update("alter table audit_log rename to audit_log_offline");
+        try {
+            audit.record("auditor", "ops", 9301L, "test.action", "ok", "first");
+            audit.record("auditor", "ops", 9301L, "test.action", "ok", "second");
+            audit.flush().await().indefinitely();
+            assertThat(failures()).isEqualTo(before + 1);
+            assertThat(audit.pending()).isGreaterThanOrEqualTo(2);
+        } finally {
+            Db.update("alter table audit_log_offline rename to audit_log");
+        }
+        audit.flush().await().indefinitely();
+        assertThat(audit.pending()).isZero();
+        assertThat(Db.count("select count(*) from audit_log where portal_id = 9301 and action = 'test.action'"))
+                .isEqualTo(2);
+    }
+
+    @Test
+    void metricsAreExposedFromStartUp() {
+        given().get("/q/metrics").then().statusCode(200)
+                .body(containsString("tokenvault_audit_write_failures_total"))
+                .body(containsString("tokenvault_refresh_total{outcome=\"success\"}"))
+                .body(containsString("tokenvault_refresh_total{outcome=\"rejected\"}"))
+                .body(containsString("tokenvault_refresh_total{outcome=\"transient\"}"))
+                .body(containsString("tokenvault_refresh_seconds"));
+    }
+
+    @Test
+    void openApiDescribesEveryEndpoint() {
+        String doc = given().get("/q/openapi").then().statusCode(200).extract().asString();
+        for (String path : new String[] { "/v1/apps/{app}/portals/{portalId}/token", "/v1/apps/{app}/portals",
+                "/v1/apps/{app}/portals/{portalId}/token/refresh", "/v1/apps/{app}/portals/{portalId}",
+                "/v1/apps/{app}/portals/{portalId}/private-app-token", "/v1/admin/rewrap", "/v1/admin/audit",
+                "/v1/whoami" }) {
+            assertThat(doc).contains(path + ":");
+        }
+        assertThat(doc).contains("TokenResponse").contains("Connection").contains("needs_reauth");
+    }
+}
