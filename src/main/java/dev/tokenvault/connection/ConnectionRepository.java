@@ -207,6 +207,57 @@ class ConnectionRepository {
 
     static final String CHANNEL = "tokenvault_connection_changed";
 
+    // ---- erasure -----------------------------------------------------------------------------------------------
+
+    /** Crypto-shreds first (the wrapped data key), then removes the row with its secrets (cascade). */
+    Uni<Boolean> erase(SqlClient tx, long id) {
+        return tx.preparedQuery("delete from data_key where connection_id = $1").execute(Tuple.of(id))
+                .chain(() -> tx.preparedQuery("delete from connection where id = $1").execute(Tuple.of(id)))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    Uni<Long> insertPendingRevocation(SqlClient tx, String app, long portalId, WrappedKey key, byte[] sealed,
+            Instant now) {
+        return tx.preparedQuery("insert into pending_revocation (app, portal_id, wrapped_key, key_version, ciphertext, "
+                + "created_at, next_attempt_at) values ($1, $2, $3, $4, $5, $6, $6) returning id")
+                .execute(Tuple.of(app, portalId, key.ciphertext(), key.keyVersion(),
+                        io.vertx.core.buffer.Buffer.buffer(sealed), ts(now)))
+                .map(rows -> rows.iterator().next().getLong("id"));
+    }
+
+    record PendingRevocation(long id, String app, long portalId, WrappedKey key, byte[] sealed, int attempts,
+            Instant createdAt) {
+    }
+
+    /** Claims due pending revocations by pushing their next attempt out (a lease without a held lock). */
+    Uni<List<PendingRevocation>> claimPendingRevocations(Instant now, Instant leaseUntil, int limit,
+            Optional<Long> onlyId) {
+        return pool.preparedQuery("update pending_revocation set next_attempt_at = $2, attempts = attempts + 1 "
+                + "where id in (select id from pending_revocation where next_attempt_at <= $1 "
+                + "and ($4::bigint is null or id = $4) order by next_attempt_at limit $3 for update skip locked) "
+                + "returning id, app, portal_id, wrapped_key, key_version, ciphertext, attempts, created_at")
+                .execute(Tuple.of(ts(now), ts(leaseUntil), limit, onlyId.orElse(null)))
+                .map(rows -> {
+                    List<PendingRevocation> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(new PendingRevocation(r.getLong("id"), r.getString("app"),
+                            r.getLong("portal_id"), new WrappedKey(r.getString("wrapped_key"),
+                                    r.getString("key_version")),
+                            r.getBuffer("ciphertext").getBytes(), r.getInteger("attempts"),
+                            instant(r, "created_at"))));
+                    return out;
+                });
+    }
+
+    Uni<Void> deletePendingRevocation(long id) {
+        return pool.preparedQuery("delete from pending_revocation where id = $1").execute(Tuple.of(id))
+                .replaceWithVoid();
+    }
+
+    Uni<Void> postponePendingRevocation(long id, Instant next, String error) {
+        return pool.preparedQuery("update pending_revocation set next_attempt_at = $2, last_error = $3 where id = $1")
+                .execute(Tuple.of(id, ts(next), error)).replaceWithVoid();
+    }
+
     // ---- data keys (rewrap) --------------------------------------------------------------------------------
 
     record DataKeyRow(long connectionId, WrappedKey wrapped) {

@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Optional;
 
 import jakarta.ws.rs.Consumes;
+import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
@@ -12,6 +13,7 @@ import jakarta.ws.rs.PathParam;
 import jakarta.ws.rs.Produces;
 import jakarta.ws.rs.QueryParam;
 import jakarta.ws.rs.core.MediaType;
+import jakarta.ws.rs.core.Response;
 
 import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
@@ -42,9 +44,11 @@ public class ConnectionResource {
     private final Apps apps;
     private final AuditLog audit;
     private final InstantSource clock;
+    private final ErasureService erasure;
 
     ConnectionResource(ConnectionService connections, CallerAuthorizer authorizer, Apps apps, AuditLog audit,
-            InstantSource clock) {
+            InstantSource clock, ErasureService erasure) {
+        this.erasure = erasure;
         this.connections = connections;
         this.authorizer = authorizer;
         this.apps = apps;
@@ -135,6 +139,18 @@ public class ConnectionResource {
                         "private_app_token.put", failure == null ? "ok" : "failed",
                         failure == null ? null : failure.getClass().getSimpleName()))
                 .map(c -> ConnectionResponse.of(c, clock.instant()));
+    }
+
+    @DELETE
+    @Path("/{portalId}")
+    @Operation(summary = "Erase a connection (admin)", description = "Revokes the refresh token at HubSpot (retried until it succeeds), destroys the connection's data key first (crypto-shredding), then its tokens and personal data. 204 also when already gone.")
+    @APIResponse(responseCode = "204", description = "Erased, or nothing to erase")
+    @APIResponse(responseCode = "503", description = "Key service or database unavailable; nothing changed")
+    public Uni<Response> erase(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
+        apps.require(app);
+        long portalId = Params.portalId(portalIdRaw);
+        Caller caller = authorizer.requireAdmin(portalId);
+        return erasure.erase(app, portalId, caller.sub(), "admin").replaceWith(Response.noContent().build());
     }
 
     static ApiException notConnected(String app, long portalId) {

@@ -1,5 +1,7 @@
 package dev.tokenvault.hubspot;
 
+import java.util.List;
+
 import jakarta.enterprise.context.ApplicationScoped;
 
 import dev.tokenvault.config.Apps;
@@ -25,6 +27,14 @@ public class AppCredentials {
                     + "' has no OAuth client configured (tokenvault.apps." + app + ".client-id / .client-secret)"));
         }
         return Uni.createFrom().item(new ClientCredentials(config.clientId().get(), config.clientSecret().get()));
+    }
+
+    /**
+     * The secrets a webhook signature may be made with: the current client secret and, during a rotation's grace
+     * period, the previous one. 404 when the app has no client secret.
+     */
+    public Uni<List<String>> webhookSecrets(String app) {
+        return require(app).map(c -> List.of(c.clientSecret()));
     }
 
     /** Whether the app runs OAuth at all. */

@@ -1,0 +1,151 @@
+package dev.tokenvault.connection;
+
+import java.time.Duration;
+import java.time.Instant;
+import java.time.InstantSource;
+import java.util.Optional;
+
+import jakarta.enterprise.context.ApplicationScoped;
+
+import org.jboss.logging.Logger;
+
+import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.connection.ConnectionRepository.PendingRevocation;
+import dev.tokenvault.crypto.CryptoService;
+import dev.tokenvault.crypto.DataKey;
+import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.hubspot.AppCredentials;
+import dev.tokenvault.hubspot.HubSpotException;
+import dev.tokenvault.hubspot.HubSpotOAuthClient;
+import dev.tokenvault.notify.ConnectionEvent;
+import dev.tokenvault.notify.Notifier;
+import dev.tokenvault.refresh.Backoff;
+import io.quarkus.scheduler.Scheduled;
+import io.smallrye.mutiny.Multi;
+import io.smallrye.mutiny.Uni;
+
+/**
+ * Erases a connection (admin DELETE, HubSpot app uninstall): the refresh token is set aside sealed under a fresh data
+ * key for revocation, the connection's data key is deleted first (crypto-shredding every copy of its ciphertexts,
+ * backups included), then its row, secrets and personal data; an audit tombstone without personal data remains. The
+ * revocation at HubSpot is attempted at once and retried until it succeeds; a failure never blocks the erase.
+ */
+@ApplicationScoped
+public class ErasureService {
+
+    private static final Logger LOG = Logger.getLogger(ErasureService.class);
+    static final Duration GIVE_UP_AFTER = Duration.ofDays(30);
+    static final Duration CLAIM = Duration.ofMinutes(5);
+
+    private final ConnectionRepository repository;
+    private final ConnectionService connections;
+    private final CryptoService crypto;
+    private final HubSpotOAuthClient hubspot;
+    private final AppCredentials credentials;
+    private final Notifier notifier;
+    private final AuditLog audit;
+    private final InstantSource clock;
+
+    ErasureService(ConnectionRepository repository, ConnectionService connections, CryptoService crypto,
+            HubSpotOAuthClient hubspot, AppCredentials credentials, Notifier notifier, AuditLog audit,
+            InstantSource clock) {
+        this.repository = repository;
+        this.connections = connections;
+        this.crypto = crypto;
+        this.hubspot = hubspot;
+        this.credentials = credentials;
+        this.notifier = notifier;
+        this.audit = audit;
+        this.clock = clock;
+    }
+
+    /**
+     * Erases (app, portal). Returns false when there was nothing to erase (already gone: harmless). Fails only when
+     * the key service or database is unavailable, before anything changed.
+     */
+    public Uni<Boolean> erase(String app, long portalId, String sub, String reason) {
+        return connections.open(app, portalId).chain(found -> {
+            if (found.isEmpty()) {
+                audit.record(sub, app, portalId, "connection.erase", "absent", reason);
+                return Uni.createFrom().item(false);
+            }
+            OpenedConnection opened = found.get();
+            Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
+            Uni<Optional<DataKey>> pendingKey = refreshToken.isPresent()
+                    ? crypto.newDataKey().map(Optional::of)
+                    : Uni.createFrom().item(Optional.empty());
+            return pendingKey.chain(key -> {
+                Instant now = clock.instant();
+                Connection c = opened.connection();
+                return repository.pool().withTransaction(tx -> repository.erase(tx, c.id()).chain(erased -> {
+                    if (!erased) {
+                        return Uni.createFrom().item(Optional.<Long> empty());
+                    }
+                    Uni<Optional<Long>> pending = key.isEmpty() ? Uni.createFrom().item(Optional.empty())
+                            : repository.insertPendingRevocation(tx, app, portalId, key.get().wrapped(),
+                                    crypto.seal(key.get(), app, portalId, SecretField.REFRESH_TOKEN,
+                                            refreshToken.get()),
+                                    now).map(Optional::of);
+                    return pending.call(() -> repository.notifyChanged(tx, app, portalId))
+                            .call(() -> notifier.enqueue(tx, ConnectionEvent.REVOKED, app, portalId))
+                            .map(id -> id.or(() -> Optional.of(-1L)));
+                })).chain(result -> {
+                    if (opened.dataKey() != null) {
+                        crypto.forget(opened.dataKey().wrapped());
+                    }
+                    if (result.isEmpty()) {
+                        audit.record(sub, app, portalId, "connection.erase", "absent", reason);
+                        return Uni.createFrom().item(false);
+                    }
+                    audit.record(sub, app, portalId, "connection.erase", "erased", reason);
+                    LOG.infof("erased connection %s/%d (%s)", app, portalId, reason);
+                    long pendingId = result.get();
+                    return pendingId < 0 ? Uni.createFrom().item(true)
+                            : retry(Optional.of(pendingId)).replaceWith(true);
+                });
+            });
+        });
+    }
+
+    @Scheduled(every = "60s", delayed = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> retryDue() {
+        return retry(Optional.empty()).replaceWithVoid();
+    }
+
+    /** Attempts due revocations (or one of them); returns how many succeeded. */
+    public Uni<Integer> retry(Optional<Long> onlyId) {
+        Instant now = clock.instant();
+        return repository.claimPendingRevocations(now, now.plus(CLAIM), 20, onlyId)
+                .chain(claimed -> Multi.createFrom().iterable(claimed)
+                        .onItem().transformToUni(this::revoke).merge(4)
+                        .collect().asList()
+                        .map(results -> (int) results.stream().filter(Boolean::booleanValue).count()));
+    }
+
+    private Uni<Boolean> revoke(PendingRevocation p) {
+        return crypto.openDataKey(p.key())
+                .map(key -> crypto.open(key, p.app(), p.portalId(), SecretField.REFRESH_TOKEN, p.sealed()))
+                .chain(token -> credentials.require(p.app()).chain(client -> hubspot.revokeRefreshToken(client, token)))
+                .chain(() -> {
+                    crypto.forget(p.key());
+                    audit.record(null, p.app(), p.portalId(), "refresh_token.revoke", "revoked", null);
+                    return repository.deletePendingRevocation(p.id()).replaceWith(true);
+                })
+                .onFailure().recoverWithUni(e -> {
+                    String why = e instanceof HubSpotException || e.getClass().getName().startsWith("dev.tokenvault")
+                            ? e.getMessage()
+                            : e.getClass().getSimpleName();
+                    if (p.createdAt() != null && p.createdAt().plus(GIVE_UP_AFTER).isBefore(clock.instant())) {
+                        LOG.errorf("giving up revoking the refresh token of erased %s/%d after %d attempts: %s",
+                                p.app(), p.portalId(), p.attempts(), why);
+                        audit.record(null, p.app(), p.portalId(), "refresh_token.revoke", "abandoned", why);
+                        return repository.deletePendingRevocation(p.id()).replaceWith(false);
+                    }
+                    Duration wait = Backoff.after(p.attempts(), e instanceof HubSpotException h ? h.retryAfter() : null);
+                    LOG.warnf("revoking the refresh token of erased %s/%d failed (%s); retry in %s", p.app(),
+                            p.portalId(), why, wait);
+                    return repository.postponePendingRevocation(p.id(), clock.instant().plus(wait), why)
+                            .replaceWith(false);
+                });
+    }
+}
