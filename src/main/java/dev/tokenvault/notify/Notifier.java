@@ -42,7 +42,8 @@ import io.vertx.mutiny.sqlclient.Tuple;
  * Outgoing connection-event notifications through a transactional outbox: {@link #enqueue} writes the event in the
  * caller's transaction; a scheduled dispatcher POSTs pending events as JSON signed with HMAC-SHA256
  * ({@code X-Tokenvault-Signature}, hex), retrying with backoff until the receiver answers 2xx. Redeliveries carry the
- * same {@code id}.
+ * same {@code id}. Deliveries are made one at a time in event order, so a receiver sees a connection's events in the
+ * order they happened (unless one of them has to be retried).
  */
 @ApplicationScoped
 public class Notifier {
@@ -110,7 +111,7 @@ public class Notifier {
                         return Uni.createFrom().item(0);
                     }
                     return Multi.createFrom().iterable(claimed)
-                            .onItem().transformToUni(this::deliver).merge(8)
+                            .onItem().transformToUniAndConcatenate(this::deliver)
                             .collect().asList()
                             .map(results -> (int) results.stream().filter(Boolean::booleanValue).count());
                 });
