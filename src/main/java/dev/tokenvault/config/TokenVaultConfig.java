@@ -40,6 +40,26 @@ public interface TokenVaultConfig {
     @WithName("notify")
     Notify notifications();
 
+    /**
+     * The built-in HubSpot simulator and dev conveniences ({@code /sandbox}, {@code /dev/caller-token}, home page). On
+     * in dev mode only; a production start with it on is refused.
+     */
+    Sandbox sandbox();
+
+    interface Sandbox {
+        /** Serve the HubSpot simulator and dev-only pages (build-time: the routes do not exist otherwise). */
+        @WithDefault("false")
+        boolean enabled();
+
+        /** Lifetime of sandbox access tokens (short, so a proactive refresh is visible within minutes). */
+        @WithDefault("5M")
+        Duration accessTokenLifetime();
+
+        /** Portal id prefilled on the sandbox consent screen. */
+        @WithDefault("62515")
+        long defaultPortalId();
+    }
+
     /** The audit trail. */
     Audit audit();
 

@@ -35,7 +35,7 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
             return List.of(ALL);
         }
         List<String> out = new ArrayList<>();
-        portals.forEach(p -> out.add(Long.toString(p)));
+        new TreeSet<>(portals).forEach(p -> out.add(Long.toString(p)));
         return out;
     }
 

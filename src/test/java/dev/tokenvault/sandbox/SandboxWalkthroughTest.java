@@ -1,0 +1,107 @@
+package dev.tokenvault.sandbox;
+
+import static io.restassured.RestAssured.given;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.hamcrest.Matchers.containsString;
+import static org.hamcrest.Matchers.equalTo;
+
+import java.net.URI;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.junit.jupiter.api.Test;
+
+import dev.tokenvault.testing.Db;
+import dev.tokenvault.testing.SandboxProfile;
+import io.quarkus.test.junit.QuarkusTest;
+import io.quarkus.test.junit.TestProfile;
+import io.restassured.response.Response;
+
+/**
+ * The README's "Try it" story through the built-in sandbox, as a cookie-keeping browser and curl would do it:
+ * install (consent form, Allow), hand-out with a dev caller token, forced refresh, revoke → needs_reauth, uninstall
+ * webhook → 404, deny → nothing stored.
+ */
+@QuarkusTest
+@TestProfile(SandboxProfile.class)
+class SandboxWalkthroughTest {
+
+    /** Start the install, submit the sandbox consent form with the given action; returns the vault's answer. */
+    static Response consent(long portal, String action) {
+        Response install = given().redirects().follow(false).get("/oauth/default/install");
+        assertThat(install.statusCode()).isEqualTo(302);
+        URI consentUrl = URI.create(install.header("Location"));
+        assertThat(consentUrl.getPath()).isEqualTo("/sandbox/hubspot/oauth/authorize");
+        String cookie = install.getCookie("tokenvault_oauth");
+
+        String page = given().urlEncodingEnabled(false).get(consentUrl.getRawPath() + "?" + consentUrl.getRawQuery()).then()
+                .statusCode(200)
+                .extract().asString();
+        assertThat(page).contains("<form", "Allow", "Deny", "portal_id", "crm.objects.contacts.read",
+                "crm.objects.deals.read");
+        Map<String, String> form = new HashMap<>();
+        HubSpotSimulator.parseQuery(consentUrl.getRawQuery()).forEach((k, v) -> form.put(k, v.get(0)));
+        form.put("portal_id", Long.toString(portal));
+        form.put("action", action);
+        Response approved = given().redirects().follow(false).formParams(form).post("/sandbox/hubspot/oauth/authorize");
+        assertThat(approved.statusCode()).isEqualTo(302);
+        URI callback = URI.create(approved.header("Location"));
+        return given().redirects().follow(false).cookie("tokenvault_oauth", cookie)
+                .get(callback.getRawPath() + "?" + callback.getRawQuery());
+    }
+
+    @Test
+    void theWholeStory() throws Exception {
+        long portal = 62_515;
+        // 1. install through the consent screen
+        Response done = consent(portal, "allow");
+        assertThat(done.statusCode()).isEqualTo(200);
+        assertThat(done.asString()).contains("Connected");
+
+        // 2. a caller token from dev mode, then the hand-out
+        String jwt = given().get("/dev/caller-token").then().statusCode(200).contentType(containsString("text/plain"))
+                .extract().asString();
+        given().auth().oauth2(jwt).get("/v1/whoami").then().statusCode(200).body("sub", equalTo("dev-caller"))
+                .body("portals[0]", equalTo("*"));
+        String first = given().auth().oauth2(jwt).get("/v1/apps/default/portals/" + portal + "/token").then()
+                .statusCode(200).body("authType", equalTo("oauth")).extract().path("accessToken");
+
+        // 3. forced refresh gives a new token
+        String second = given().auth().oauth2(jwt).post("/v1/apps/default/portals/" + portal + "/token/refresh")
+                .then().statusCode(200).extract().path("accessToken");
+        assertThat(second).isNotEqualTo(first);
+
+        // 4. the sandbox page lists the portal; "revoke refresh token" → next refresh is refused → needs_reauth
+        given().get("/sandbox").then().statusCode(200).body(containsString(Long.toString(portal)))
+                .body(containsString("Revoke refresh token")).body(containsString("Uninstall app"));
+        given().redirects().follow(false).post("/sandbox/portals/" + portal + "/revoke").then().statusCode(303);
+        given().auth().oauth2(jwt).post("/v1/apps/default/portals/" + portal + "/token/refresh").then()
+                .statusCode(409).body("installUrl", equalTo(SandboxProfile.BASE + "/oauth/default/install"));
+
+        // 5. "uninstall app" sends a signed webhook → the connection is gone
+        given().redirects().follow(false).post("/sandbox/portals/" + portal + "/uninstall").then().statusCode(303)
+                .header("Location", containsString("answered+200"));
+        given().auth().oauth2(jwt).get("/v1/apps/default/portals/" + portal + "/token").then().statusCode(404);
+
+        // 6. deny stores nothing
+        Response denied = consent(62_516, "deny");
+        assertThat(denied.statusCode()).isEqualTo(403);
+        assertThat(Db.count("select count(*) from connection where portal_id = 62516")).isZero();
+    }
+
+    @Test
+    void devPagesAndCallerTokenParameters() {
+        given().get("/").then().statusCode(200).contentType(containsString("text/html"))
+                .body(containsString("/oauth/default/install")).body(containsString("/sandbox"))
+                .body(containsString("/q/swagger-ui")).body(containsString("/q/health"))
+                .body(containsString("/q/metrics")).body(containsString("token/refresh"));
+        String reader = given().queryParam("groups", "tokens.read").queryParam("portals", "7,8")
+                .get("/dev/caller-token").then().statusCode(200).extract().asString();
+        given().auth().oauth2(reader).get("/v1/whoami").then().statusCode(200)
+                .body("groups", equalTo(java.util.List.of("tokens.read")))
+                .body("portals", equalTo(java.util.List.of("7", "8")));
+        given().queryParam("groups", "root").get("/dev/caller-token").then().statusCode(400)
+                .contentType("application/problem+json");
+        given().queryParam("portals", "x").get("/dev/caller-token").then().statusCode(400);
+    }
+}
