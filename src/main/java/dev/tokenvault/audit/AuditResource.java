@@ -39,10 +39,12 @@ public class AuditResource {
 
     private final Pool pool;
     private final CallerAuthorizer authorizer;
+    private final AuditLog audit;
 
-    AuditResource(Pool pool, CallerAuthorizer authorizer) {
+    AuditResource(Pool pool, CallerAuthorizer authorizer, AuditLog audit) {
         this.pool = pool;
         this.authorizer = authorizer;
+        this.audit = audit;
     }
 
     @Schema(name = "AuditRecord")
@@ -63,11 +65,8 @@ public class AuditResource {
             @Parameter(description = "1 to 1000, default 100") @QueryParam("limit") String limitRaw,
             @QueryParam("cursor") String cursor) {
         Long portalId = portalIdRaw == null || portalIdRaw.isEmpty() ? null : Params.portalId(portalIdRaw);
-        if (portalId == null) {
-            authorizer.requireAdminOfAll();
-        } else {
-            authorizer.requireAdmin(portalId);
-        }
+        var caller = portalId == null ? authorizer.requireAdminOfAll() : authorizer.requireAdmin(portalId);
+        audit.record(caller.sub(), null, portalId, "audit.read", "ok", null);
         if (sub != null && sub.length() > 256) {
             throw ApiException.badRequest("sub is too long");
         }

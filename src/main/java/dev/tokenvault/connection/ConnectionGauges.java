@@ -6,9 +6,12 @@ import java.util.Map;
 import java.util.TreeMap;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 
 import dev.tokenvault.config.TokenVaultConfig;
+import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.metrics.Metrics;
+import io.quarkus.runtime.StartupEvent;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -23,14 +26,21 @@ class ConnectionGauges {
     private final Metrics metrics;
     private final InstantSource clock;
     private final TokenVaultConfig config;
+    private final CryptoService crypto;
 
     ConnectionGauges(Pool pool, ConnectionRepository repository, Metrics metrics, InstantSource clock,
-            TokenVaultConfig config) {
+            TokenVaultConfig config, CryptoService crypto) {
+        this.crypto = crypto;
         this.pool = pool;
         this.repository = repository;
         this.metrics = metrics;
         this.clock = clock;
         this.config = config;
+    }
+
+    void atStart(@Observes StartupEvent event) {
+        update().subscribe().with(ignored -> {
+        });
     }
 
     @Scheduled(every = "${tokenvault.metrics.gauge-interval:30s}", delayed = "2s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
@@ -46,6 +56,13 @@ class ConnectionGauges {
                             return null;
                         }))
                 .chain(() -> repository.countDataKeysByVersion())
+                .chain(byVersion -> crypto.currentKeyVersion().onFailure().recoverWithNull().map(current -> {
+                    Map<String, Long> all = new TreeMap<>(byVersion);
+                    if (current != null) {
+                        all.putIfAbsent(current, 0L); // the newest version is always shown, at zero if unused
+                    }
+                    return all;
+                }))
                 .invoke(metrics::dataKeys)
                 .replaceWithVoid()
                 .onFailure().recoverWithNull().replaceWithVoid();

@@ -11,6 +11,7 @@ import org.jboss.logging.Logger;
 
 import dev.tokenvault.audit.AuditLog;
 import dev.tokenvault.connection.ConnectionRepository.PendingRevocation;
+import dev.tokenvault.crypto.CryptoException;
 import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.crypto.DataKey;
 import dev.tokenvault.crypto.SecretField;
@@ -64,47 +65,55 @@ public class ErasureService {
      * the key service or database is unavailable, before anything changed.
      */
     public Uni<Boolean> erase(String app, long portalId, String sub, String reason) {
-        return connections.open(app, portalId).chain(found -> {
-            if (found.isEmpty()) {
-                audit.record(sub, app, portalId, "connection.erase", "absent", reason);
-                return Uni.createFrom().item(false);
-            }
-            OpenedConnection opened = found.get();
-            Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
-            Uni<Optional<DataKey>> pendingKey = refreshToken.isPresent()
-                    ? crypto.newDataKey().map(Optional::of)
-                    : Uni.createFrom().item(Optional.empty());
-            return pendingKey.chain(key -> {
-                Instant now = clock.instant();
-                Connection c = opened.connection();
-                return repository.pool().withTransaction(tx -> repository.erase(tx, c.id()).chain(erased -> {
-                    if (!erased) {
-                        return Uni.createFrom().item(Optional.<Long> empty());
-                    }
-                    Uni<Optional<Long>> pending = key.isEmpty() ? Uni.createFrom().item(Optional.empty())
-                            : repository.insertPendingRevocation(tx, app, portalId, key.get().wrapped(),
-                                    crypto.seal(key.get(), app, portalId, SecretField.REFRESH_TOKEN,
-                                            refreshToken.get()),
-                                    now).map(Optional::of);
-                    return pending.call(() -> repository.notifyChanged(tx, app, portalId))
-                            .call(() -> notifier.enqueue(tx, ConnectionEvent.REVOKED, app, portalId))
-                            .map(id -> id.or(() -> Optional.of(-1L)));
-                })).chain(result -> {
-                    if (opened.dataKey() != null) {
-                        crypto.forget(opened.dataKey().wrapped());
-                    }
-                    if (result.isEmpty()) {
+        return connections.open(app, portalId)
+                .onFailure(CryptoException.class).recoverWithUni(e -> {
+                    // the secrets are unreadable already: erase what is there, there is nothing to revoke with
+                    LOG.warnf("erasing %s/%d whose secrets cannot be opened (%s); its refresh token is not revoked",
+                            app, portalId, e.getMessage());
+                    return connections.find(app, portalId).map(c -> c.map(conn -> new OpenedConnection(conn,
+                            java.util.Map.of(), null)));
+                })
+                .chain(found -> {
+                    if (found.isEmpty()) {
                         audit.record(sub, app, portalId, "connection.erase", "absent", reason);
                         return Uni.createFrom().item(false);
                     }
-                    audit.record(sub, app, portalId, "connection.erase", "erased", reason);
-                    LOG.infof("erased connection %s/%d (%s)", app, portalId, reason);
-                    long pendingId = result.get();
-                    return pendingId < 0 ? Uni.createFrom().item(true)
-                            : retry(Optional.of(pendingId)).replaceWith(true);
+                    OpenedConnection opened = found.get();
+                    Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
+                    Uni<Optional<DataKey>> pendingKey = refreshToken.isPresent()
+                            ? crypto.newDataKey().map(Optional::of)
+                            : Uni.createFrom().item(Optional.empty());
+                    return pendingKey.chain(key -> {
+                        Instant now = clock.instant();
+                        Connection c = opened.connection();
+                        return repository.pool().withTransaction(tx -> repository.erase(tx, c.id()).chain(erased -> {
+                            if (!erased) {
+                                return Uni.createFrom().item(Optional.<Long> empty());
+                            }
+                            Uni<Optional<Long>> pending = key.isEmpty() ? Uni.createFrom().item(Optional.empty())
+                                    : repository.insertPendingRevocation(tx, app, portalId, key.get().wrapped(),
+                                            crypto.seal(key.get(), app, portalId, SecretField.REFRESH_TOKEN,
+                                                    refreshToken.get()),
+                                            now).map(Optional::of);
+                            return pending.call(() -> repository.notifyChanged(tx, app, portalId))
+                                    .call(() -> notifier.enqueue(tx, ConnectionEvent.REVOKED, app, portalId))
+                                    .map(id -> id.or(() -> Optional.of(-1L)));
+                        })).chain(result -> {
+                            if (opened.dataKey() != null) {
+                                crypto.forget(opened.dataKey().wrapped());
+                            }
+                            if (result.isEmpty()) {
+                                audit.record(sub, app, portalId, "connection.erase", "absent", reason);
+                                return Uni.createFrom().item(false);
+                            }
+                            audit.record(sub, app, portalId, "connection.erase", "erased", reason);
+                            LOG.infof("erased connection %s/%d (%s)", app, portalId, reason);
+                            long pendingId = result.get();
+                            return pendingId < 0 ? Uni.createFrom().item(true)
+                                    : retry(Optional.of(pendingId)).replaceWith(true);
+                        });
+                    });
                 });
-            });
-        });
     }
 
     @Scheduled(every = "60s", delayed = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)

@@ -51,7 +51,9 @@ public class RewrapResource {
     @GET
     @Operation(summary = "Progress of the last rewrap on this replica")
     public RewrapProgress progress() {
-        authorizer.requireAdminOfAll();
-        return rewrap.progress();
+        Caller caller = authorizer.requireAdminOfAll();
+        RewrapProgress p = rewrap.progress();
+        audit.record(caller.sub(), null, null, "rewrap.read", p.state(), null);
+        return p;
     }
 }

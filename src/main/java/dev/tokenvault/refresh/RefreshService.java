@@ -88,9 +88,16 @@ public class RefreshService {
                 .memoize().indefinitely());
     }
 
-    /** Refreshes a connection the scheduler has already leased. */
+    /**
+     * Refreshes a connection the scheduler has already leased, through the same single-flight map as on-demand
+     * callers: a hand-out arriving meanwhile joins this refresh instead of starting another.
+     */
     public Uni<Void> refreshLeased(Connection leased) {
-        return refreshClaimed(leased).replaceWithVoid()
+        String key = leased.app() + "/" + leased.portalId();
+        return flights.computeIfAbsent(key, k -> Uni.createFrom().deferred(() -> refreshClaimed(leased))
+                .onTermination().invoke(() -> flights.remove(k))
+                .memoize().indefinitely())
+                .replaceWithVoid()
                 .onFailure(e -> e instanceof NeedsReauthException || e instanceof RefreshUnavailableException)
                 .recoverWithNull().replaceWithVoid();
     }
@@ -138,10 +145,6 @@ public class RefreshService {
     private Uni<FreshToken> refreshClaimed(Connection c) {
         Timer.Sample sample = Timer.start();
         return connections.open(c.app(), c.portalId())
-                .onFailure().call(e -> connections.releaseLease(c.id(), owner))
-                .onFailure().transform(e -> e instanceof ApiException ? e
-                        : new RefreshUnavailableException("cannot open the stored refresh token now: "
-                                + e.getClass().getSimpleName(), Duration.ofSeconds(5)))
                 .chain(found -> {
                     OpenedConnection opened = found.orElseThrow(() -> ApiException.notFound("connection erased"));
                     Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
@@ -154,7 +157,13 @@ public class RefreshService {
                             .chain(grant -> store(opened, grant))
                             .onFailure(HubSpotException.class)
                             .recoverWithUni(e -> failed(c, (HubSpotException) e));
-                });
+                })
+                .onFailure(e -> !(e instanceof NeedsReauthException) && !(e instanceof RefreshUnavailableException))
+                .call(e -> connections.releaseLease(c.id(), owner).onFailure().recoverWithNull())
+                .onFailure(e -> !(e instanceof NeedsReauthException) && !(e instanceof RefreshUnavailableException)
+                        && !(e instanceof ApiException))
+                .transform(e -> new RefreshUnavailableException("the refresh could not be completed now: "
+                        + e.getClass().getSimpleName(), Duration.ofSeconds(5)));
     }
 
     private Uni<FreshToken> store(OpenedConnection opened, TokenGrant grant) {

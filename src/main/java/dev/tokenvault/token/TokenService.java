@@ -83,6 +83,12 @@ public class TokenService {
                 cache.put(app, portalId, e);
                 return Uni.createFrom().item(new HandOut(response(app, portalId, e, now), Source.STORE));
             }
+            if (access != null && expiresAt != null && expiresAt.isAfter(now) && c.refreshFailures() > 0
+                    && c.nextRefreshAt() != null && c.nextRefreshAt().isAfter(now)) {
+                // HubSpot failed recently and the retry is not due: serve the still-valid token, do not hammer
+                Entry stale = new Entry(access, expiresAt, c.scopes(), AuthType.OAUTH.value());
+                return Uni.createFrom().item(new HandOut(response(app, portalId, stale, now), Source.STALE));
+            }
             return refresher.refresh(app, portalId, fresh -> fresh.accessExpiresAt() != null
                     && !fresh.accessExpiresAt().isBefore(needed))
                     .map(fresh -> new HandOut(cacheAndRespond(app, portalId, fresh), Source.REFRESHED))

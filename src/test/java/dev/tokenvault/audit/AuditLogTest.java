@@ -53,7 +53,13 @@ class AuditLogTest {
                 .body(containsString("tokenvault_refresh_total{outcome=\"success\"}"))
                 .body(containsString("tokenvault_refresh_total{outcome=\"rejected\"}"))
                 .body(containsString("tokenvault_refresh_total{outcome=\"transient\"}"))
-                .body(containsString("tokenvault_refresh_seconds"));
+                .body(containsString("tokenvault_refresh_seconds"))
+                .body(containsString("tokenvault_handouts_total{outcome=\"cache\"}"))
+                .body(containsString("tokenvault_notify_failures_total"))
+                .body(containsString("tokenvault_connections{status=\"active\"}"))
+                .body(containsString("tokenvault_connections{status=\"needs_reauth\"}"))
+                .body(containsString("tokenvault_connections_due"))
+                .body(containsString("tokenvault_data_keys{key_version=\"k"));
     }
 
     @Test

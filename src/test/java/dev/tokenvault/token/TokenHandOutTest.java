@@ -178,6 +178,13 @@ class TokenHandOutTest {
                 .contentType("application/problem+json").header("Retry-After", "7");
         assertThat(Db.count("select refresh_failures from connection where app = 'default' and portal_id = ?",
                 portal)).isGreaterThanOrEqualTo(1);
+        // while the retry is not due, hand-outs serve the still-valid token without calling HubSpot again
+        int calls = sim().count("refresh");
+        for (int i = 0; i < 5; i++) {
+            given().auth().oauth2(jwt).queryParam("minValidity", 600).get(path(portal)).then().statusCode(200)
+                    .body("accessToken", equalTo(original));
+        }
+        assertThat(sim().count("refresh")).isEqualTo(calls);
 
         sim().clearFaults();
         String fresh = given().auth().oauth2(jwt).post(path(portal) + "/refresh").then().statusCode(200)

@@ -221,4 +221,14 @@ class WebhookTest {
         given().auth().oauth2(Jwts.admin()).delete("/v1/apps/default/portals/" + portal).then().statusCode(204);
         given().auth().oauth2(Jwts.admin()).delete("/v1/apps/default/portals/abc").then().statusCode(400);
     }
+
+    @Test
+    void aConnectionWhoseSecretsCannotBeOpenedCanStillBeErased() throws Exception {
+        long portal = 13_006;
+        long id = installed(portal);
+        Db.update("delete from data_key where connection_id = ?", id);
+        given().auth().oauth2(Jwts.admin()).delete("/v1/apps/default/portals/" + portal).then().statusCode(204);
+        assertThat(Db.count("select count(*) from connection where id = ?", id)).isZero();
+        assertThat(Db.count("select count(*) from secret where connection_id = ?", id)).isZero();
+    }
 }
