@@ -66,7 +66,7 @@ public class AuditResource {
             @QueryParam("cursor") String cursor) {
         Long portalId = portalIdRaw == null || portalIdRaw.isEmpty() ? null : Params.portalId(portalIdRaw);
         var caller = portalId == null ? authorizer.requireAdminOfAll() : authorizer.requireAdmin(portalId);
-        audit.record(caller.sub(), null, portalId, "audit.read", "ok", null);
+        audit.record(caller.sub(), null, null, "audit.read", "ok", portalId == null ? null : "portalId=" + portalId);
         if (sub != null && sub.length() > 256) {
             throw ApiException.badRequest("sub is too long");
         }

@@ -110,6 +110,8 @@ public class Notifier {
                     if (claimed.isEmpty()) {
                         return Uni.createFrom().item(0);
                     }
+                    // RETURNING does not keep the sub-select's order
+                    claimed.sort(java.util.Comparator.comparing((Row r) -> r.getOffsetDateTime("at")));
                     return Multi.createFrom().iterable(claimed)
                             .onItem().transformToUniAndConcatenate(this::deliver)
                             .collect().asList()
