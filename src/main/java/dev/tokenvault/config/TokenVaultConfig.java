@@ -117,8 +117,29 @@ public interface TokenVaultConfig {
         /** Public app client secret. Never logged. */
         Optional<String> clientSecret();
 
-        /** Alternatively, a Vault KV v2 path holding the client secret under the key {@code client-secret}. */
+        /**
+         * Alternatively, a Vault KV v2 path (in the mount {@code quarkus.vault.kv-secret-engine-mount-path}) holding
+         * the client secret under the key {@code client-secret}, re-read every {@code client-secret-vault-ttl} and at
+         * once when HubSpot answers {@code BAD_CLIENT_ID}.
+         */
         Optional<String> clientSecretVaultPath();
+
+        /** How long a client secret read from Vault is used before it is read again. */
+        @WithDefault("5M")
+        Duration clientSecretVaultTtl();
+
+        /**
+         * The client secret before a rotation, still accepted for webhook signatures until
+         * {@code previous-client-secret-valid-until} (ISO-8601 instant; indefinitely when absent). Never logged.
+         */
+        Optional<String> previousClientSecret();
+
+        /** End of the previous client secret's grace period, e.g. {@code 2026-12-01T00:00:00Z}. */
+        Optional<String> previousClientSecretValidUntil();
+
+        /** When the secret read from Vault changes, the old one stays valid for webhook signatures this long. */
+        @WithDefault("1H")
+        Duration secretRotationGrace();
 
         /** Required scopes requested at install. */
         @WithDefault("oauth")

@@ -1,32 +1,80 @@
 package dev.tokenvault.hubspot;
 
+import java.time.Instant;
+import java.time.InstantSource;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
+import jakarta.enterprise.inject.Instance;
+
+import org.jboss.logging.Logger;
 
 import dev.tokenvault.config.Apps;
 import dev.tokenvault.config.TokenVaultConfig;
+import dev.tokenvault.crypto.KeyServiceUnavailableException;
 import dev.tokenvault.web.ApiException;
+import io.quarkus.runtime.StartupEvent;
+import io.quarkus.vault.VaultKVSecretReactiveEngine;
 import io.smallrye.mutiny.Uni;
 
-/** The client id and secret of a configured public app. */
+/**
+ * The client id and secret of each configured public app. The secret comes from configuration, or from Vault KV v2
+ * ({@code client-secret-vault-path}), cached for {@code client-secret-vault-ttl} and re-read at once after HubSpot
+ * answered {@code BAD_CLIENT_ID}. During a rotation the previous secret stays valid for webhook signatures for a grace
+ * period (configured, or {@code secret-rotation-grace} after Vault's value changed).
+ */
 @ApplicationScoped
 public class AppCredentials {
 
-    private final Apps apps;
+    private static final Logger LOG = Logger.getLogger(AppCredentials.class);
+    static final String KV_KEY = "client-secret";
+    static final String KV_PREVIOUS_KEY = "previous-client-secret";
 
-    AppCredentials(Apps apps) {
+    private final Apps apps;
+    private final Instance<VaultKVSecretReactiveEngine> kv;
+    private final InstantSource clock;
+    private final Map<String, VaultSecret> fromVault = new ConcurrentHashMap<>();
+
+    /** A secret read from Vault, and the one it replaced with the end of that one's grace period. */
+    private record VaultSecret(String current, String previous, Instant previousUntil, Instant readAt) {
+        @Override
+        public String toString() {
+            return "VaultSecret[readAt=" + readAt + "]";
+        }
+    }
+
+    AppCredentials(Apps apps, Instance<VaultKVSecretReactiveEngine> kv, InstantSource clock) {
         this.apps = apps;
+        this.kv = kv;
+        this.clock = clock;
+    }
+
+    void validate(@Observes StartupEvent event) {
+        apps.all().forEach((name, app) -> {
+            app.previousClientSecretValidUntil().ifPresent(v -> validUntil(name, v));
+            if (app.clientSecretVaultPath().isPresent() && !kv.isResolvable()) {
+                throw new IllegalStateException("tokenvault.apps." + name
+                        + ".client-secret-vault-path needs the Vault client: set quarkus.vault.url");
+            }
+        });
     }
 
     /** The app's OAuth credentials; 404 when the app is unknown or is not a public (OAuth) app. */
     public Uni<ClientCredentials> require(String app) {
         TokenVaultConfig.App config = apps.require(app);
-        if (config.clientId().isEmpty() || config.clientSecret().isEmpty()) {
+        if (config.clientId().isEmpty() || (config.clientSecret().isEmpty() && config.clientSecretVaultPath().isEmpty())) {
             return Uni.createFrom().failure(ApiException.notFound("app '" + app
                     + "' has no OAuth client configured (tokenvault.apps." + app + ".client-id / .client-secret)"));
         }
-        return Uni.createFrom().item(new ClientCredentials(config.clientId().get(), config.clientSecret().get()));
+        if (config.clientSecret().isPresent()) {
+            return Uni.createFrom().item(new ClientCredentials(config.clientId().get(), config.clientSecret().get()));
+        }
+        return vaultSecret(app, config).map(s -> new ClientCredentials(config.clientId().get(), s.current()));
     }
 
     /**
@@ -34,7 +82,32 @@ public class AppCredentials {
      * period, the previous one. 404 when the app has no client secret.
      */
     public Uni<List<String>> webhookSecrets(String app) {
-        return require(app).map(c -> List.of(c.clientSecret()));
+        TokenVaultConfig.App config = apps.require(app);
+        return require(app).chain(current -> {
+            List<String> secrets = new ArrayList<>(List.of(current.clientSecret()));
+            Instant now = clock.instant();
+            config.previousClientSecret().ifPresent(previous -> {
+                Instant until = config.previousClientSecretValidUntil().map(v -> validUntil(app, v)).orElse(Instant.MAX);
+                if (now.isBefore(until)) {
+                    secrets.add(previous);
+                }
+            });
+            VaultSecret v = fromVault.get(app);
+            if (v != null && v.previous() != null && now.isBefore(v.previousUntil())) {
+                secrets.add(v.previous());
+            }
+            return Uni.createFrom().item(secrets);
+        });
+    }
+
+    /** HubSpot rejected the client credentials: read the secret again on next use. */
+    public void rejected(String app) {
+        VaultSecret v = fromVault.get(app);
+        if (v != null) {
+            fromVault.put(app, new VaultSecret(v.current(), v.previous(), v.previousUntil(), Instant.EPOCH));
+            LOG.infof("HubSpot rejected the client credentials of app %s: the secret will be read from Vault again",
+                    app);
+        }
     }
 
     /** Whether the app runs OAuth at all. */
@@ -42,5 +115,53 @@ public class AppCredentials {
         TokenVaultConfig.App config = apps.require(app);
         return config.clientId().isPresent()
                 && (config.clientSecret().isPresent() || config.clientSecretVaultPath().isPresent());
+    }
+
+    private Uni<VaultSecret> vaultSecret(String app, TokenVaultConfig.App config) {
+        Instant now = clock.instant();
+        VaultSecret cached = fromVault.get(app);
+        if (cached != null && cached.readAt().plus(config.clientSecretVaultTtl()).isAfter(now)) {
+            return Uni.createFrom().item(cached);
+        }
+        String path = config.clientSecretVaultPath().get();
+        return kv.get().readSecret(path)
+                .map(data -> {
+                    String secret = data == null ? null : data.get(KV_KEY);
+                    if (secret == null || secret.isBlank()) {
+                        throw new KeyServiceUnavailableException("Vault KV path " + path + " has no '" + KV_KEY
+                                + "' (tokenvault.apps." + app + ".client-secret-vault-path)", null);
+                    }
+                    VaultSecret previous = fromVault.get(app);
+                    String kvPrevious = data.get(KV_PREVIOUS_KEY);
+                    VaultSecret next;
+                    if (previous != null && !previous.current().equals(secret)) {
+                        LOG.infof("client secret of app %s changed in Vault; the previous one is accepted for webhook "
+                                + "signatures for %s", app, config.secretRotationGrace());
+                        next = new VaultSecret(secret, previous.current(), now.plus(config.secretRotationGrace()), now);
+                    } else if (kvPrevious != null && !kvPrevious.isBlank()) {
+                        next = new VaultSecret(secret, kvPrevious, now.plus(config.secretRotationGrace()), now);
+                    } else {
+                        next = new VaultSecret(secret, previous == null ? null : previous.previous(),
+                                previous == null ? Instant.EPOCH : previous.previousUntil(), now);
+                    }
+                    fromVault.put(app, next);
+                    return next;
+                })
+                .onFailure(e -> !(e instanceof KeyServiceUnavailableException))
+                .transform(e -> new KeyServiceUnavailableException("cannot read the client secret of app " + app
+                        + " from Vault (" + e.getClass().getSimpleName() + ")", null))
+                .onFailure().recoverWithUni(e -> cached != null
+                        // Vault unreachable: keep using the secret we have rather than failing every call
+                        ? Uni.createFrom().item(cached)
+                        : Uni.createFrom().failure(e));
+    }
+
+    private static Instant validUntil(String app, String value) {
+        try {
+            return Instant.parse(value.trim());
+        } catch (DateTimeParseException e) {
+            throw new IllegalStateException("tokenvault.apps." + app + ".previous-client-secret-valid-until must be an "
+                    + "ISO-8601 instant such as 2026-12-01T00:00:00Z");
+        }
     }
 }

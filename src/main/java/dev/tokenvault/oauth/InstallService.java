@@ -66,6 +66,11 @@ public class InstallService {
                 ? apps.require(app).hubspotAppId().getAsLong()
                 : null;
         return credentials.require(app).chain(client -> hubspot.exchangeCode(client, code, redirectUri(app))
+                .onFailure(HubSpotException.class).invoke(e -> {
+                    if (((HubSpotException) e).kind() == HubSpotException.Kind.BAD_CLIENT) {
+                        credentials.rejected(app);
+                    }
+                })
                 .onFailure(HubSpotException.class).transform(e -> exchangeFailed((HubSpotException) e))
                 .chain(grant -> introspect(client, grant).map(info -> toInstall(app, grant, info, expectedAppId))))
                 .chain(connections::storeOAuthInstall)

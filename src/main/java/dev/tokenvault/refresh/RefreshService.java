@@ -191,6 +191,9 @@ public class RefreshService {
             return rejectedRefresh(c, e.getMessage());
         }
         metrics.refreshed("transient");
+        if (e.kind() == HubSpotException.Kind.BAD_CLIENT) {
+            credentials.rejected(c.app());
+        }
         int failures = c.refreshFailures() + 1;
         Duration wait = Backoff.after(failures, e.retryAfter());
         LOG.warnf("refresh of %s/%d failed (%s); attempt %d, next in %s", c.app(), c.portalId(), e.getMessage(),

@@ -10,7 +10,10 @@ public class VaultProviderProfile implements QuarkusTestProfile {
 
     @Override
     public Map<String, String> getConfigOverrides() {
-        return Map.of("tokenvault.crypto.data-key-cache-size", "0");
+        return Map.of("tokenvault.crypto.data-key-cache-size", "0",
+                "tokenvault.apps.kvapp.client-id", FakeVaultResource.KV_CLIENT_ID,
+                "tokenvault.apps.kvapp.client-secret-vault-path", FakeVaultResource.KV_PATH,
+                "tokenvault.apps.kvapp.secret-rotation-grace", "10M");
     }
 
     @Override

@@ -223,6 +223,19 @@ class WebhookTest {
     }
 
     @Test
+    void aConfiguredPreviousSecretIsAcceptedUntilItsGraceEnds() {
+        String body = "[{\"eventId\":1,\"portalId\":999003,\"subscriptionType\":\"contact.creation\"}]";
+        long now = System.currentTimeMillis();
+        String base = FakeHubSpotResource.PUBLIC_BASE_URL;
+        assertThat(post("/webhooks/legacy", body, "previous-legacy-secret", base + "/webhooks/legacy", now)
+                .statusCode()).isEqualTo(200);
+        assertThat(post("/webhooks/landing", body, "previous-landing-secret", base + "/webhooks/landing", now)
+                .statusCode()).isEqualTo(401);
+        assertThat(post("/webhooks/landing", body, FakeHubSpotResource.CLIENT_SECRET, base + "/webhooks/landing",
+                now).statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void aConnectionWhoseSecretsCannotBeOpenedCanStillBeErased() throws Exception {
         long portal = 13_006;
         long id = installed(portal);
