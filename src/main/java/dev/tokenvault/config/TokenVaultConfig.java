@@ -174,6 +174,13 @@ public interface TokenVaultConfig {
         @WithDefault("10000")
         int dataKeyCacheSize();
 
+        /**
+         * How often each replica checks for data keys wrapped under an older key version and rewraps them (the
+         * background side of {@code POST /v1/admin/rewrap}).
+         */
+        @WithDefault("6H")
+        Duration rewrapInterval();
+
         /** How long an opened data key stays in memory. */
         @WithDefault("10M")
         Duration dataKeyCacheTtl();

@@ -41,6 +41,24 @@ public class RewrapService {
         return progress.get();
     }
 
+    /** The background job: starts a run when some data key is not at the newest key version. */
+    @io.quarkus.scheduler.Scheduled(every = "${tokenvault.crypto.rewrap-interval:6H}", delayed = "1m", concurrentExecution = io.quarkus.scheduler.Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> background() {
+        if ("running".equals(progress.get().state())) {
+            return Uni.createFrom().voidItem();
+        }
+        return crypto.currentKeyVersion()
+                .chain(repository::countDataKeysNotAt)
+                .chain(behind -> {
+                    if (behind == 0) {
+                        return Uni.createFrom().voidItem();
+                    }
+                    LOG.infof("%d data keys are wrapped under an older key version: rewrapping", behind);
+                    return start().replaceWithVoid();
+                })
+                .onFailure().recoverWithNull().replaceWithVoid();
+    }
+
     /** Starts a run, or returns the running one's progress. Completes once the run has started (or failed to). */
     public Uni<RewrapProgress> start() {
         RewrapProgress current = progress.get();

@@ -86,6 +86,22 @@ class VaultRewrapTest {
                 .get("/v1/admin/rewrap").then().body("state", equalTo("done")).body("total", equalTo(0)));
     }
 
+    @Inject
+    RewrapService rewrap;
+
+    @Test
+    void theBackgroundJobRewrapsWhatIsBehindAndNothingElse() throws Exception {
+        put(2301, "pat-na1-" + UUID.randomUUID(), 200);
+        Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> !"running".equals(rewrap.progress().state()));
+        int version = vault().rotate(FakeVaultResource.MOUNT, FakeVaultResource.KEY);
+        rewrap.background().await().indefinitely();
+        Awaitility.await().atMost(Duration.ofSeconds(20))
+                .until(() -> Db.count("select count(*) from data_key where key_version <> 'v" + version + "'") == 0);
+        vault().clearRequests();
+        rewrap.background().await().indefinitely();
+        assertThat(vault().requestCount("transit/rewrap")).isZero();
+    }
+
     @Test
     void vaultDownAnswers503AndLosesNothing() throws Exception {
         String kept = "pat-na1-" + UUID.randomUUID();
