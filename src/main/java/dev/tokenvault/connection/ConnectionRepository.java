@@ -260,7 +260,8 @@ class ConnectionRepository {
 
     // ---- data keys (rewrap) --------------------------------------------------------------------------------
 
-    record DataKeyRow(long connectionId, WrappedKey wrapped) {
+    /** A wrapped data key and the id of its row: a connection id, or a pending revocation id. */
+    record DataKeyRow(long id, WrappedKey wrapped) {
     }
 
     Uni<List<DataKeyRow>> dataKeysNotAt(String keyVersion, long afterConnectionId, int limit) {
@@ -275,9 +276,32 @@ class ConnectionRepository {
                 });
     }
 
+    /** Data keys (of connections and of pending revocations) not wrapped under {@code keyVersion}. */
     Uni<Long> countDataKeysNotAt(String keyVersion) {
-        return pool.preparedQuery("select count(*) from data_key where key_version <> $1")
+        return pool.preparedQuery("select (select count(*) from data_key where key_version <> $1) "
+                + "+ (select count(*) from pending_revocation where key_version <> $1)")
                 .execute(Tuple.of(keyVersion)).map(rows -> rows.iterator().next().getLong(0));
+    }
+
+    /** Pending revocations whose data key is not wrapped under {@code keyVersion}. */
+    Uni<List<DataKeyRow>> pendingKeysNotAt(String keyVersion, long afterId, int limit) {
+        return pool.preparedQuery("select id, wrapped_key, key_version from pending_revocation "
+                + "where key_version <> $1 and id > $2 order by id limit $3")
+                .execute(Tuple.of(keyVersion, afterId, limit))
+                .map(rows -> {
+                    List<DataKeyRow> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(new DataKeyRow(r.getLong("id"),
+                            new WrappedKey(r.getString("wrapped_key"), r.getString("key_version")))));
+                    return out;
+                });
+    }
+
+    /** Compare-and-set on a pending revocation's wrapped key. */
+    Uni<Boolean> replacePendingKey(long id, WrappedKey from, WrappedKey to) {
+        return pool.preparedQuery("update pending_revocation set wrapped_key = $3, key_version = $4 "
+                + "where id = $1 and wrapped_key = $2")
+                .execute(Tuple.of(id, from.ciphertext(), to.ciphertext(), to.keyVersion()))
+                .map(rows -> rows.rowCount() == 1);
     }
 
     Uni<Map<String, Long>> countDataKeysByVersion() {

@@ -97,20 +97,34 @@ public class RewrapService {
                         });
     }
 
+    /** Connections' data keys first, then those of pending revocations. */
     private Uni<Void> page(String target, long afterId) {
         return repository.dataKeysNotAt(target, afterId, PAGE).chain(rows -> {
             if (rows.isEmpty()) {
-                return Uni.createFrom().voidItem();
+                return pendingPage(target, 0L);
             }
-            long last = rows.get(rows.size() - 1).connectionId();
-            return rewrapAll(rows).chain(() -> page(target, last));
+            long last = rows.get(rows.size() - 1).id();
+            return rewrapAll(rows, (row, to) -> repository.replaceDataKey(row.id(), row.wrapped(), to,
+                    clock.instant())).chain(() -> page(target, last));
         });
     }
 
-    private Uni<Void> rewrapAll(List<DataKeyRow> rows) {
+    private Uni<Void> pendingPage(String target, long afterId) {
+        return repository.pendingKeysNotAt(target, afterId, PAGE).chain(rows -> {
+            if (rows.isEmpty()) {
+                return Uni.createFrom().voidItem();
+            }
+            long last = rows.get(rows.size() - 1).id();
+            return rewrapAll(rows, (row, to) -> repository.replacePendingKey(row.id(), row.wrapped(), to))
+                    .chain(() -> pendingPage(target, last));
+        });
+    }
+
+    private Uni<Void> rewrapAll(List<DataKeyRow> rows,
+            java.util.function.BiFunction<DataKeyRow, dev.tokenvault.crypto.WrappedKey, Uni<Boolean>> replace) {
         return Multi.createFrom().iterable(rows)
                 .onItem().transformToUni(row -> crypto.rewrap(row.wrapped())
-                        .chain(to -> repository.replaceDataKey(row.connectionId(), row.wrapped(), to, clock.instant())
+                        .chain(to -> replace.apply(row, to)
                                 .invoke(replaced -> {
                                     if (replaced) {
                                         crypto.forget(row.wrapped());

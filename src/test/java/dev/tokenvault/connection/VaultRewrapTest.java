@@ -92,11 +92,18 @@ class VaultRewrapTest {
     @Test
     void theBackgroundJobRewrapsWhatIsBehindAndNothingElse() throws Exception {
         put(2301, "pat-na1-" + UUID.randomUUID(), 200);
+        // an erased connection whose revocation at HubSpot is still pending holds a wrapped data key too
+        assertThat(dev.tokenvault.testing.InstallFlow.install("default", 2302).statusCode()).isEqualTo(200);
+        dev.tokenvault.testing.FakeHubSpotResource.sim().failNext(5, "revoke", 503, null, null);
+        given().auth().oauth2(Jwts.admin()).delete("/v1/apps/default/portals/2302").then().statusCode(204);
+        dev.tokenvault.testing.FakeHubSpotResource.sim().clearFaults();
+        assertThat(Db.count("select count(*) from pending_revocation where portal_id = 2302")).isEqualTo(1);
         Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> !"running".equals(rewrap.progress().state()));
         int version = vault().rotate(FakeVaultResource.MOUNT, FakeVaultResource.KEY);
         rewrap.background().await().indefinitely();
         Awaitility.await().atMost(Duration.ofSeconds(20))
-                .until(() -> Db.count("select count(*) from data_key where key_version <> 'v" + version + "'") == 0);
+                .until(() -> Db.count("select count(*) from data_key where key_version <> 'v" + version + "'") == 0
+                        && Db.count("select count(*) from pending_revocation where key_version <> 'v" + version + "'") == 0);
         vault().clearRequests();
         rewrap.background().await().indefinitely();
         assertThat(vault().requestCount("transit/rewrap")).isZero();
