@@ -38,7 +38,8 @@ public class AuditLog {
     private final Metrics metrics;
     private final ConcurrentLinkedQueue<AuditEvent> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size = new AtomicInteger();
-    private final AtomicBoolean flushing = new AtomicBoolean();
+    /** The flush in progress, if any: a new flush waits for it, so "flushed" always means written. */
+    private final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CompletableFuture<Void>> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
     private final AtomicBoolean backlogWarned = new AtomicBoolean();
 
     AuditLog(Pool pool, InstantSource clock, Metrics metrics) {
@@ -67,10 +68,16 @@ public class AuditLog {
 
     /** Writes everything queued so far; completes when written (or failed and re-queued). */
     public Uni<Void> flush() {
-        if (!flushing.compareAndSet(false, true)) {
-            return Uni.createFrom().voidItem();
-        }
-        return flushBatches().eventually(() -> flushing.set(false));
+        return Uni.createFrom().deferred(() -> {
+            java.util.concurrent.CompletableFuture<Void> mine = new java.util.concurrent.CompletableFuture<>();
+            java.util.concurrent.CompletableFuture<Void> previous = inFlight.getAndSet(mine);
+            Uni<Void> before = previous == null ? Uni.createFrom().voidItem()
+                    : Uni.createFrom().completionStage(previous).onFailure().recoverWithNull().replaceWithVoid();
+            return before.chain(this::flushBatches).eventually(() -> {
+                mine.complete(null);
+                inFlight.compareAndSet(mine, null);
+            });
+        });
     }
 
     private Uni<Void> flushBatches() {

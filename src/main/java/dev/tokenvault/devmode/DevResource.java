@@ -17,6 +17,7 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
+import dev.tokenvault.config.PublicUrl;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.web.ApiException;
 import dev.tokenvault.web.Caller;
@@ -106,8 +107,7 @@ public class DevResource {
     }
 
     private String base() {
-        String b = config.publicBaseUrl().toString();
-        return b.endsWith("/") ? b.substring(0, b.length() - 1) : b;
+        return PublicUrl.base(config);
     }
 
     private static List<String> split(String raw, String defaults) {

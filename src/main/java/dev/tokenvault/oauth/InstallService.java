@@ -9,6 +9,7 @@ import org.jboss.logging.Logger;
 
 import dev.tokenvault.audit.AuditLog;
 import dev.tokenvault.config.Apps;
+import dev.tokenvault.config.PublicUrl;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.connection.Connection;
 import dev.tokenvault.connection.ConnectionService;
@@ -51,14 +52,12 @@ public class InstallService {
 
     /** {@code {public-base-url}/oauth/{app}/callback}. */
     public URI redirectUri(String app) {
-        String base = config.publicBaseUrl().toString();
-        return URI.create((base.endsWith("/") ? base.substring(0, base.length() - 1) : base) + "/oauth/" + app
-                + "/callback");
+        return URI.create(PublicUrl.of(config, "/oauth/" + app + "/callback"));
     }
 
     /** Where a portal admin starts (or restarts) an install. */
     public URI installUrl(String app) {
-        return URI.create(redirectUri(app).toString().replaceFirst("/callback$", "/install"));
+        return URI.create(PublicUrl.of(config, "/oauth/" + app + "/install"));
     }
 
     Uni<Connection> complete(String app, String code) {

@@ -16,6 +16,7 @@ import jakarta.enterprise.event.Observes;
 
 import org.jboss.logging.Logger;
 
+import dev.tokenvault.config.PublicUrl;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.sandbox.HubSpotSimulator.SimRequest;
 import dev.tokenvault.sandbox.HubSpotSimulator.SimResponse;
@@ -48,7 +49,7 @@ public class SandboxRoutes {
         this.simulator = new HubSpotSimulator()
                 .accessTokenLifetime(config.sandbox().accessTokenLifetime())
                 .defaultPortalId(config.sandbox().defaultPortalId());
-        String base = stripSlash(config.publicBaseUrl().toString());
+        String base = PublicUrl.base(config);
         // one simulated HubSpot app per client id; the "default" app's settings win when apps share a client id
         java.util.List<String> names = new java.util.ArrayList<>(config.apps().keySet());
         names.sort(java.util.Comparator.comparing(n -> !n.equals("default")));
@@ -147,7 +148,7 @@ public class SandboxRoutes {
 
     /** Sends the signed {@code app.uninstall} webhook HubSpot would send, to this service's {@code default} app. */
     public int uninstall(long portal) throws Exception {
-        String url = stripSlash(config.publicBaseUrl().toString()) + "/webhooks/default";
+        String url = PublicUrl.of(config, "/webhooks/default");
         TokenVaultConfig.App app = config.apps().get("default");
         long appId = app == null ? DEFAULT_APP_ID : app.hubspotAppId().orElse(DEFAULT_APP_ID);
         var signed = simulator.signedUninstallWebhook(url, portal, appId);
@@ -178,9 +179,5 @@ public class SandboxRoutes {
 
     private static String esc(String s) {
         return s == null ? "" : s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;");
-    }
-
-    private static String stripSlash(String s) {
-        return s.endsWith("/") ? s.substring(0, s.length() - 1) : s;
     }
 }

@@ -27,6 +27,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.tokenvault.audit.AuditLog;
 import dev.tokenvault.config.Apps;
+import dev.tokenvault.config.PublicUrl;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.connection.ErasureService;
 import dev.tokenvault.hubspot.AppCredentials;
@@ -99,12 +100,8 @@ public class WebhookResource {
     }
 
     private String calledUri(UriInfo uri) {
-        String base = config.publicBaseUrl().toString();
-        if (base.endsWith("/")) {
-            base = base.substring(0, base.length() - 1);
-        }
         String query = uri.getRequestUri().getRawQuery();
-        return base + uri.getRequestUri().getRawPath() + (query == null ? "" : "?" + query);
+        return PublicUrl.of(config, uri.getRequestUri().getRawPath() + (query == null ? "" : "?" + query));
     }
 
     /** Portals whose uninstall the batch announces, each once, in order. */
