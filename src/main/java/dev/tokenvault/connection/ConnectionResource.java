@@ -143,7 +143,7 @@ public class ConnectionResource {
 
     @DELETE
     @Path("/{portalId}")
-    @Operation(summary = "Erase a connection (admin)", description = "Revokes the refresh token at HubSpot (retried until it succeeds), destroys the connection's data key first (crypto-shredding), then its tokens and personal data. 204 also when already gone.")
+    @Operation(summary = "Erase a connection (admin)", description = "Destroys the connection's data key first (crypto-shredding), then its tokens and personal data, leaving an audit tombstone; then revokes the refresh token at HubSpot (retried until it succeeds). 204 also when already gone.")
     @APIResponse(responseCode = "204", description = "Erased, or nothing to erase")
     @APIResponse(responseCode = "503", description = "Key service or database unavailable; nothing changed")
     public Uni<Response> erase(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {

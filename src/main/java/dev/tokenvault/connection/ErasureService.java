@@ -27,8 +27,9 @@ import io.smallrye.mutiny.Uni;
 
 /**
  * Erases a connection (admin DELETE, HubSpot app uninstall): the refresh token is set aside sealed under a fresh data
- * key for revocation, the connection's data key is deleted first (crypto-shredding every copy of its ciphertexts,
- * backups included), then its row, secrets and personal data; an audit tombstone without personal data remains. The
+ * key for revocation, the connection's data key is deleted first (crypto-shredding its ciphertexts; copies in backups
+ * become unreadable once the key versions that wrapped that data key are retired), then its row, secrets and personal
+ * data; an audit tombstone without personal data remains. The
  * revocation at HubSpot is attempted at once and retried until it succeeds; a failure never blocks the erase.
  */
 @ApplicationScoped
@@ -141,6 +142,9 @@ public class ErasureService {
                     return repository.deletePendingRevocation(p.id()).replaceWith(true);
                 })
                 .onFailure().recoverWithUni(e -> {
+                    if (e instanceof HubSpotException h && h.kind() == HubSpotException.Kind.BAD_CLIENT) {
+                        credentials.rejected(p.app());
+                    }
                     String why = e instanceof HubSpotException || e.getClass().getName().startsWith("dev.tokenvault")
                             ? e.getMessage()
                             : e.getClass().getSimpleName();

@@ -43,6 +43,10 @@ public class DevResource {
     }
 
     void announce(@Observes StartupEvent event) {
+        if (io.quarkus.runtime.LaunchMode.current() == io.quarkus.runtime.LaunchMode.NORMAL) {
+            throw new IllegalStateException("this build contains the dev-only routes (tokenvault.sandbox.enabled=true "
+                    + "at build time): they are refused in production");
+        }
         String base = base();
         LOG.infof(
                 "Dev mode: try the API with%n  curl -s -H \"Authorization: Bearer $(curl -s '%s/dev/caller-token')\" %s/v1/whoami"

@@ -34,6 +34,7 @@ public class AppCredentials {
     private static final Logger LOG = Logger.getLogger(AppCredentials.class);
     static final String KV_KEY = "client-secret";
     static final String KV_PREVIOUS_KEY = "previous-client-secret";
+    static final java.time.Duration REREAD_AFTER = java.time.Duration.ofSeconds(30);
 
     private final Apps apps;
     private final Instance<VaultKVSecretReactiveEngine> kv;
@@ -100,14 +101,31 @@ public class AppCredentials {
         });
     }
 
-    /** HubSpot rejected the client credentials: read the secret again on next use. */
+    /** HubSpot rejected the client credentials ({@code BAD_CLIENT_ID}): read the secret again on next use. */
     public void rejected(String app) {
+        forget(app, false);
+    }
+
+    /**
+     * A webhook signature did not match: read the secret again on next use, at most every 30 seconds, so that
+     * forged requests cannot turn into a stream of Vault reads.
+     */
+    public void signatureMismatch(String app) {
+        forget(app, true);
+    }
+
+    private void forget(String app, boolean rateLimited) {
         VaultSecret v = fromVault.get(app);
-        if (v != null) {
+        if (v != null && (!rateLimited || v.readAt().plus(REREAD_AFTER).isBefore(clock.instant()))) {
             fromVault.put(app, new VaultSecret(v.current(), v.previous(), v.previousUntil(), Instant.EPOCH));
-            LOG.infof("HubSpot rejected the client credentials of app %s: the secret will be read from Vault again",
-                    app);
+            LOG.infof("the client secret of app %s will be read from Vault again", app);
         }
+    }
+
+    /** Whether the app's secret comes from Vault (and so may have changed since it was read). */
+    public boolean fromVault(String app) {
+        TokenVaultConfig.App config = apps.require(app);
+        return config.clientSecret().isEmpty() && config.clientSecretVaultPath().isPresent();
     }
 
     /** Whether the app runs OAuth at all. */
@@ -150,10 +168,17 @@ public class AppCredentials {
                 .onFailure(e -> !(e instanceof KeyServiceUnavailableException))
                 .transform(e -> new KeyServiceUnavailableException("cannot read the client secret of app " + app
                         + " from Vault (" + e.getClass().getSimpleName() + ")", null))
-                .onFailure().recoverWithUni(e -> cached != null
-                        // Vault unreachable: keep using the secret we have rather than failing every call
-                        ? Uni.createFrom().item(cached)
-                        : Uni.createFrom().failure(e));
+                .onFailure().recoverWithUni(e -> {
+                    if (cached == null) {
+                        return Uni.createFrom().failure(e);
+                    }
+                    // Vault unreachable: keep using the secret we have, and try Vault again in 30 seconds
+                    LOG.warnf("%s; keeping the client secret read at %s", e.getMessage(), cached.readAt());
+                    VaultSecret kept = new VaultSecret(cached.current(), cached.previous(), cached.previousUntil(),
+                            now.minus(config.clientSecretVaultTtl()).plus(REREAD_AFTER));
+                    fromVault.put(app, kept);
+                    return Uni.createFrom().item(kept);
+                });
     }
 
     private static Instant validUntil(String app, String value) {

@@ -17,6 +17,7 @@ import org.jboss.logging.Logger;
 import dev.tokenvault.audit.AuditLog;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.connection.Connection;
+import dev.tokenvault.connection.ConnectionChanged;
 import dev.tokenvault.connection.ConnectionService;
 import dev.tokenvault.connection.ConnectionStatus;
 import dev.tokenvault.connection.OpenedConnection;
@@ -53,10 +54,13 @@ public class RefreshService {
     private final String owner;
     private final Map<String, Uni<FreshToken>> flights = new ConcurrentHashMap<>();
     private final Metrics metrics;
+    private final jakarta.enterprise.event.Event<ConnectionChanged> changed;
 
     @Inject
     RefreshService(ConnectionService connections, HubSpotOAuthClient hubspot, AppCredentials credentials,
-            AuditLog audit, InstantSource clock, TokenVaultConfig config, Metrics metrics) {
+            AuditLog audit, InstantSource clock, TokenVaultConfig config, Metrics metrics,
+            jakarta.enterprise.event.Event<ConnectionChanged> changed) {
+        this.changed = changed;
         this.connections = connections;
         this.hubspot = hubspot;
         this.credentials = credentials;
@@ -159,7 +163,15 @@ public class RefreshService {
                             .recoverWithUni(e -> failed(c, (HubSpotException) e));
                 })
                 .onFailure(e -> !(e instanceof NeedsReauthException) && !(e instanceof RefreshUnavailableException))
-                .call(e -> connections.releaseLease(c.id(), owner).onFailure().recoverWithNull())
+                .call(e -> {
+                    // failed before HubSpot answered (key service, database): back off like a transient failure,
+                    // so the scheduler does not claim the row again at once
+                    Duration wait = Backoff.after(c.refreshFailures() + 1, null);
+                    LOG.warnf("refresh of %s/%d could not run (%s); next attempt in %s", c.app(), c.portalId(),
+                            e.getClass().getSimpleName(), wait);
+                    return connections.recordRefreshFailure(c, owner, "refresh could not run: "
+                            + e.getClass().getSimpleName(), clock.instant().plus(wait)).onFailure().recoverWithNull();
+                })
                 .onFailure(e -> !(e instanceof NeedsReauthException) && !(e instanceof RefreshUnavailableException)
                         && !(e instanceof ApiException))
                 .transform(e -> new RefreshUnavailableException("the refresh could not be completed now: "
@@ -172,6 +184,7 @@ public class RefreshService {
                 grant.expiresIn(), grant.scopes())
                 .map(held -> {
                     metrics.refreshed("success");
+                    changed.fire(new ConnectionChanged(c.app(), c.portalId())); // drop the older token cached here
                     if (!held) {
                         LOG.infof("refresh of %s/%d finished after its lease was taken over; result not stored",
                                 c.app(), c.portalId());

@@ -68,6 +68,11 @@ public class SandboxRoutes {
     }
 
     void routes(@Observes Router router) {
+        if (io.quarkus.runtime.LaunchMode.current() == io.quarkus.runtime.LaunchMode.NORMAL) {
+            // built with tokenvault.sandbox.enabled=true and launched as a production application
+            throw new IllegalStateException("this build contains the HubSpot sandbox (tokenvault.sandbox.enabled=true "
+                    + "at build time): it is refused in production");
+        }
         router.route(MOUNT + "/*").handler(BodyHandler.create().setBodyLimit(64 * 1024)).handler(this::simulate);
         router.get("/sandbox").handler(this::page);
         router.post("/sandbox/portals/:portalId/:action").handler(BodyHandler.create()).handler(this::act);

@@ -5,7 +5,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.Set;
 
 import jakarta.ws.rs.Consumes;
@@ -77,12 +76,18 @@ public class WebhookResource {
     public Uni<Receipt> receive(@PathParam("app") String app, byte[] body, @Context HttpHeaders headers,
             @Context UriInfo uri) {
         TokenVaultConfig.App conf = apps.require(app);
+        HubSpotSignatureVerifier.Request request = new HubSpotSignatureVerifier.Request("POST", calledUri(uri), body,
+                headers.getRequestHeaders());
         return credentials.webhookSecrets(app).chain(secrets -> {
-            String calledUri = calledUri(uri);
-            Map<String, List<String>> headerMap = headers.getRequestHeaders();
-            HubSpotSignatureVerifier.Result result = verifier.verify(
-                    new HubSpotSignatureVerifier.Request("POST", calledUri, body, headerMap), secrets,
-                    conf.allowLegacySignatures());
+            HubSpotSignatureVerifier.Result first = verifier.verify(request, secrets, conf.allowLegacySignatures());
+            if (first != HubSpotSignatureVerifier.Result.INVALID || !credentials.fromVault(app)) {
+                return Uni.createFrom().item(first);
+            }
+            // the secret may have been rotated in Vault since it was read: read it again (rate-limited) and retry
+            credentials.signatureMismatch(app);
+            return credentials.webhookSecrets(app)
+                    .map(fresh -> verifier.verify(request, fresh, conf.allowLegacySignatures()));
+        }).chain(result -> {
             if (!result.isValid()) {
                 LOG.debugf("webhook for %s refused: %s", app, result);
                 audit.record(null, app, null, "webhook.receive", "refused", result.name());

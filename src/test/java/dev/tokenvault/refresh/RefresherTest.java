@@ -58,6 +58,9 @@ class RefresherTest {
     @Inject
     Metrics metrics;
 
+    @Inject
+    jakarta.enterprise.event.Event<dev.tokenvault.connection.ConnectionChanged> changed;
+
     HubSpotSimulator sim() {
         return FakeHubSpotResource.sim();
     }
@@ -207,7 +210,8 @@ class RefresherTest {
 
     /** A second refresher with its own lease-owner id, as another replica would have. */
     Refresher secondReplica() {
-        RefreshService service = new RefreshService(connections, hubspot, credentials, audit, clock, config, metrics);
+        RefreshService service = new RefreshService(connections, hubspot, credentials, audit, clock, config, metrics,
+                changed);
         assertThat(service.owner()).isNotEqualTo(refresher.owner());
         return new Refresher(connections, service, config);
     }
