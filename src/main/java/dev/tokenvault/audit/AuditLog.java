@@ -29,7 +29,9 @@ import io.vertx.mutiny.sqlclient.Tuple;
 public class AuditLog {
 
     private static final Logger LOG = Logger.getLogger(AuditLog.class);
-    static final int BATCH = 500;
+    static final int BATCH = 1000;
+    /** Batches written at once (on separate pooled connections) when the queue is long. */
+    static final int PARALLEL_BATCHES = 4;
     /** Above this backlog (database down for long), events are still kept, and an error is logged once. */
     static final int BACKLOG_WARNING = 100_000;
 
@@ -51,8 +53,8 @@ public class AuditLog {
     public void record(String sub, String app, Long portalId, String action, String outcome, String detail) {
         queue.add(new AuditEvent(clock.instant(), sub, app, portalId, action, outcome, detail));
         if (size.incrementAndGet() > BACKLOG_WARNING && backlogWarned.compareAndSet(false, true)) {
-            LOG.errorf("audit backlog above %d events: the database has not accepted audit writes for a while",
-                    BACKLOG_WARNING);
+            LOG.errorf("audit backlog above %d events: audit writes are not keeping up (database slow or "
+                    + "unavailable, or a load above the writer's throughput); events are kept in memory", BACKLOG_WARNING);
         }
     }
 
@@ -80,15 +82,30 @@ public class AuditLog {
         });
     }
 
+    /** Drains the queue, up to {@link #PARALLEL_BATCHES} batches at a time, until it is empty or a write fails. */
     private Uni<Void> flushBatches() {
-        List<AuditEvent> batch = new ArrayList<>(BATCH);
-        AuditEvent e;
-        while (batch.size() < BATCH && (e = queue.poll()) != null) {
-            batch.add(e);
+        List<List<AuditEvent>> batches = new ArrayList<>();
+        for (int i = 0; i < PARALLEL_BATCHES; i++) {
+            List<AuditEvent> batch = new ArrayList<>(BATCH);
+            AuditEvent e;
+            while (batch.size() < BATCH && (e = queue.poll()) != null) {
+                batch.add(e);
+            }
+            if (batch.isEmpty()) {
+                break;
+            }
+            batches.add(batch);
         }
-        if (batch.isEmpty()) {
+        if (batches.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
+        return Uni.join().all(batches.stream().map(this::write).toList()).andCollectFailures()
+                .chain(written -> written.stream().allMatch(Boolean::booleanValue) ? flushBatches()
+                        : Uni.createFrom().voidItem());
+    }
+
+    /** Writes one batch; on failure the events go back to the queue. Never fails: says whether it was written. */
+    private Uni<Boolean> write(List<AuditEvent> batch) {
         List<Tuple> rows = new ArrayList<>(batch.size());
         for (AuditEvent ev : batch) {
             rows.add(Tuple.from(new Object[] { ev.at().atOffset(ZoneOffset.UTC), ev.sub(), ev.app(), ev.portalId(),
@@ -97,19 +114,19 @@ public class AuditLog {
         return pool.preparedQuery("insert into audit_log (at, sub, app, portal_id, action, outcome, detail) "
                 + "values ($1, $2, $3, $4, $5, $6, $7)")
                 .executeBatch(rows)
-                .onItem().transformToUni(ignored -> {
+                .map(ignored -> {
                     size.addAndGet(-batch.size());
                     if (size.get() < BACKLOG_WARNING) {
                         backlogWarned.set(false);
                     }
-                    return flushBatches();
+                    return true;
                 })
-                .onFailure().recoverWithUni(failure -> {
+                .onFailure().recoverWithItem(failure -> {
                     metrics.auditWriteFailed();
                     LOG.warnf("audit write of %d events failed (%s); they stay queued and are retried",
                             batch.size(), failure.getClass().getSimpleName());
                     queue.addAll(batch);
-                    return Uni.createFrom().voidItem();
+                    return false;
                 });
     }
 

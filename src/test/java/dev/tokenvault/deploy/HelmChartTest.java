@@ -513,8 +513,8 @@ class HelmChartTest {
         assertThat(container.getImage()).isEqualTo("registry.example.com/tokenvault/tokenvault-jvm:1.2.3");
         assertThat(container.getSecurityContext().getRunAsUser()).isEqualTo(185L);
         assertThat(rendered.pod().getSecurityContext().getRunAsUser()).isEqualTo(185L);
-        assertThat(container.getResources().getLimits().get("memory")).isEqualTo(new Quantity("512Mi"));
-        assertThat(rendered.config()).containsEntry("JAVA_MAX_MEM_RATIO", "70");
+        assertThat(container.getResources().getLimits().get("memory")).isEqualTo(new Quantity("1Gi"));
+        assertThat(rendered.config()).containsEntry("JAVA_MAX_MEM_RATIO", "50");
         // the HPA owns the replica count
         assertThat(rendered.deployment().getSpec().getReplicas()).isNull();
         HorizontalPodAutoscaler hpa = rendered.one(HorizontalPodAutoscaler.class);
