@@ -53,6 +53,7 @@ public class RefreshService {
     private final Duration lease;
     private final String owner;
     private final Map<String, Uni<FreshToken>> flights = new ConcurrentHashMap<>();
+    private final RefreshRateLimit rateLimit = new RefreshRateLimit();
     private final Metrics metrics;
     private final jakarta.enterprise.event.Event<ConnectionChanged> changed;
 
@@ -85,9 +86,14 @@ public class RefreshService {
      */
     public Uni<FreshToken> refresh(String app, long portalId, Predicate<Connection> alreadyFresh) {
         String key = app + "/" + portalId;
+
         return flights.computeIfAbsent(key, k -> Uni.createFrom()
-                .deferred(() -> claimAndRefresh(app, portalId, alreadyFresh, clock.instant().plus(lease)
-                        .plusSeconds(5)))
+                .deferred(() -> rateLimit.tryAcquire(k, clock.instant())
+                        ? claimAndRefresh(app, portalId, alreadyFresh, clock.instant().plus(lease).plusSeconds(5))
+                        : Uni.createFrom().failure(new RefreshUnavailableException(
+                                "too many refreshes of this connection recently (HubSpot allows "
+                                        + RefreshRateLimit.HUBSPOT_LIMIT + " OAuth calls per 10 s per portal)",
+                                RefreshRateLimit.WINDOW)))
                 .onTermination().invoke(() -> flights.remove(k))
                 .memoize().indefinitely());
     }

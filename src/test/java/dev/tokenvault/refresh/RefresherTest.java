@@ -208,6 +208,31 @@ class RefresherTest {
         assertThat(sim().count("refresh")).isEqualTo(before + 1);
     }
 
+    @Test
+    void aSweepOfThousandsOfDueConnectionsCompletes() throws Exception {
+        int n = 1500;
+        long first = 200_000;
+        List<Uni<dev.tokenvault.connection.Connection>> seeds = new java.util.ArrayList<>();
+        for (long p = first; p < first + n; p++) {
+            var grant = sim().install(FakeHubSpotResource.CLIENT_ID, p, List.of("oauth"));
+            seeds.add(connections.storeOAuthInstall(new ConnectionService.OAuthInstall("default", p,
+                    grant.accessToken(), grant.refreshToken(), grant.expiresInSeconds(), grant.scopes(),
+                    "portal.example", null, FakeHubSpotResource.APP_ID, clock.instant())));
+        }
+        io.smallrye.mutiny.Multi.createFrom().iterable(seeds).onItem().transformToUni(u -> u).merge(16)
+                .collect().asList().await().atMost(Duration.ofMinutes(2));
+        Db.update("update connection set next_refresh_at = now() - interval '1 second' where portal_id >= ? "
+                + "and portal_id < ?", first, first + n);
+        int before = sim().count("refresh");
+
+        assertThat(sweep()).isEqualTo(n);
+
+        assertThat(sim().count("refresh")).isEqualTo(before + n);
+        assertThat(Db.count("select count(*) from connection where portal_id >= ? and portal_id < ? and "
+                + "(next_refresh_at <= now() or refresh_failures > 0 or lease_owner is not null)", first, first + n))
+                .isZero();
+    }
+
     /** A second refresher with its own lease-owner id, as another replica would have. */
     Refresher secondReplica() {
         RefreshService service = new RefreshService(connections, hubspot, credentials, audit, clock, config, metrics,

@@ -219,6 +219,22 @@ class TokenHandOutTest {
     }
 
     @Test
+    void forcedRefreshesOfOneConnectionAreCappedToStayInsideHubSpotsLimit() {
+        long portal = installed();
+        String jwt = Jwts.reader("*");
+        int before = sim().count("refresh");
+        for (int i = 0; i < 10; i++) {
+            given().auth().oauth2(jwt).post(path(portal) + "/refresh").then().statusCode(200);
+        }
+        given().auth().oauth2(jwt).post(path(portal) + "/refresh").then().statusCode(503)
+                .contentType("application/problem+json").header("Retry-After", "10")
+                .body("detail", containsString("too many refreshes"));
+        assertThat(sim().count("refresh")).isEqualTo(before + 10);
+        // the still-valid token keeps being handed out
+        given().auth().oauth2(jwt).get(path(portal)).then().statusCode(200);
+    }
+
+    @Test
     void privateAppTokensAreHandedOutWithoutExpiry() {
         String token = "pat-na1-" + java.util.UUID.randomUUID();
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + token + "\"}")
