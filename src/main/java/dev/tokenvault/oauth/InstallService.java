@@ -71,8 +71,10 @@ public class InstallService {
                     }
                 })
                 .onFailure(HubSpotException.class).transform(e -> exchangeFailed((HubSpotException) e))
-                .chain(grant -> introspect(client, grant).map(info -> toInstall(app, grant, info, expectedAppId))))
-                .chain(connections::storeOAuthInstall)
+                .chain(grant -> introspect(client, grant).map(info -> toInstall(app, grant, info, expectedAppId))
+                        .chain(connections::storeOAuthInstall)
+                        // nothing stored: do not leave a live grant behind at HubSpot
+                        .onFailure().call(e -> revokeQuietly(client, grant))))
                 .invoke(c -> {
                     audit.record(null, app, c.portalId(), "oauth.install", "ok", c.hubDomain() == null ? null
                             : "scopes=" + String.join(" ", c.scopes()));
@@ -80,6 +82,16 @@ public class InstallService {
                 })
                 .onFailure().invoke(e -> audit.record(null, app, null, "oauth.install", "failed",
                         e instanceof InstallFailure f ? f.title() : e.getClass().getSimpleName()));
+    }
+
+    private Uni<Void> revokeQuietly(ClientCredentials client, TokenGrant grant) {
+        if (grant.refreshToken() == null || grant.refreshToken().isEmpty()) {
+            return Uni.createFrom().voidItem();
+        }
+        return hubspot.revokeRefreshToken(client, grant.refreshToken())
+                .onFailure().invoke(e -> LOG.warnf("could not revoke the refresh token of an install that was not "
+                        + "stored (%s)", e.getMessage()))
+                .onFailure().recoverWithNull().replaceWithVoid();
     }
 
     private Uni<TokenInfo> introspect(ClientCredentials client, TokenGrant grant) {

@@ -188,20 +188,24 @@ public class RefreshService {
         Connection c = opened.connection();
         return connections.completeRefresh(opened, owner, grant.accessToken(), grant.refreshToken(),
                 grant.expiresIn(), grant.scopes())
-                .map(held -> {
+                .chain(held -> {
+                    if (!held) {
+                        // the lease was lost meanwhile (erased, re-installed, or taken over after expiry): what is
+                        // stored now is the truth, never this token
+                        LOG.infof("refresh of %s/%d finished after its lease was lost; its result is discarded",
+                                c.app(), c.portalId());
+                        return stored(c.app(), c.portalId());
+                    }
                     metrics.refreshed("success");
                     changed.fire(new ConnectionChanged(c.app(), c.portalId())); // drop the older token cached here
-                    if (!held) {
-                        LOG.infof("refresh of %s/%d finished after its lease was taken over; result not stored",
-                                c.app(), c.portalId());
-                    }
                     if (c.refreshFailures() > 0) {
                         LOG.infof("refresh of %s/%d recovered after %d failures", c.app(), c.portalId(),
                                 c.refreshFailures());
                     }
                     audit.record(null, c.app(), c.portalId(), "token.refresh", "success", null);
-                    return new FreshToken(grant.accessToken(), clock.instant().plusSeconds(grant.expiresIn()),
-                            grant.scopes() == null || grant.scopes().isEmpty() ? c.scopes() : grant.scopes());
+                    return Uni.createFrom().item(new FreshToken(grant.accessToken(),
+                            clock.instant().plusSeconds(grant.expiresIn()),
+                            grant.scopes() == null || grant.scopes().isEmpty() ? c.scopes() : grant.scopes()));
                 });
     }
 

@@ -70,7 +70,9 @@ public class TokenResource {
             minValidity = Params.intInRange("minValidity", minValidityRaw, 0, 3600, 60);
             caller = authorizer.requireRead(portalId);
         } catch (ApiException e) {
-            metrics.handedOut(e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid");
+            String outcome = e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid";
+            metrics.handedOut(outcome);
+            audit.record(authorizer.caller().sub(), app, null, "token.handout", outcome, e.getMessage());
             throw e;
         }
         return tokens.handOut(app, portalId, minValidity)

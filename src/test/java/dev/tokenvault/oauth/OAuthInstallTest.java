@@ -172,6 +172,23 @@ class OAuthInstallTest {
     }
 
     @Test
+    void whenStoringFailsTheNewGrantIsRevokedAndNothingIsStored() throws Exception {
+        int revokes = sim().count("revoke");
+        Db.update("alter table data_key rename to data_key_offline");
+        Response r;
+        try {
+            r = InstallFlow.install("default", 5010);
+        } finally {
+            Db.update("alter table data_key_offline rename to data_key");
+        }
+        assertThat(r.statusCode()).isEqualTo(503);
+        assertThat(r.asString()).contains("nothing was stored").doesNotContain("data_key");
+        assertThat(Db.count("select count(*) from connection where portal_id = 5010")).isZero();
+        assertThat(sim().count("revoke")).isEqualTo(revokes + 1);
+        assertThat(sim().activeRefreshTokens(5010)).isEmpty();
+    }
+
+    @Test
     void aTokenForAnotherHubSpotAppIsRefused() throws Exception {
         Response r = InstallFlow.install("strict", 5007);
         assertThat(r.statusCode()).isEqualTo(400);
