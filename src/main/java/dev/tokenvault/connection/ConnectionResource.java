@@ -76,9 +76,9 @@ public class ConnectionResource {
     @APIResponse(responseCode = "200", description = "The connection")
     @APIResponse(responseCode = "404", description = "Unknown app or connection")
     public Uni<ConnectionResponse> get(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
-        apps.require(app);
         long portalId = Params.portalId(portalIdRaw);
         Caller caller = authorizer.requireAdmin(portalId);
+        apps.require(app);
         return connections.find(app, portalId).map(found -> {
             Connection c = found.orElseThrow(() -> notConnected(app, portalId));
             audit.record(caller.sub(), app, portalId, "connection.read", "ok", null);
@@ -92,8 +92,8 @@ public class ConnectionResource {
             @Parameter(description = "active or needs_reauth") @QueryParam("status") String status,
             @Parameter(description = "1 to 500, default 100") @QueryParam("limit") String limitRaw,
             @QueryParam("cursor") String cursor) {
-        apps.require(app);
         Caller caller = authorizer.requireAdminGroup();
+        apps.require(app);
         Optional<ConnectionStatus> st = Optional.empty();
         if (status != null && !status.isEmpty()) {
             try {
@@ -124,9 +124,9 @@ public class ConnectionResource {
     @APIResponse(responseCode = "409", description = "The portal is connected through OAuth")
     public Uni<ConnectionResponse> putPrivateAppToken(@PathParam("app") String app,
             @PathParam("portalId") String portalIdRaw, PrivateAppTokenRequest body) {
-        apps.require(app);
         long portalId = Params.portalId(portalIdRaw);
         Caller caller = authorizer.requireAdmin(portalId);
+        apps.require(app);
         String token = body == null ? null : body.token();
         if (token == null || token.isBlank()) {
             throw ApiException.badRequest("body must be {\"token\": \"...\"} with a non-empty token");
@@ -147,9 +147,9 @@ public class ConnectionResource {
     @APIResponse(responseCode = "204", description = "Erased, or nothing to erase")
     @APIResponse(responseCode = "503", description = "Key service or database unavailable; nothing changed")
     public Uni<Response> erase(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
-        apps.require(app);
         long portalId = Params.portalId(portalIdRaw);
         Caller caller = authorizer.requireAdmin(portalId);
+        apps.require(app);
         return erasure.erase(app, portalId, caller.sub(), "admin").replaceWith(Response.noContent().build());
     }
 

@@ -65,10 +65,10 @@ public class TokenResource {
         long portalId;
         int minValidity;
         try {
-            apps.require(app);
             portalId = Params.portalId(portalIdRaw);
             minValidity = Params.intInRange("minValidity", minValidityRaw, 0, 3600, 60);
             caller = authorizer.requireRead(portalId);
+            apps.require(app); // after authorisation: app names are not told to unauthorised callers
         } catch (ApiException e) {
             String outcome = e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid";
             metrics.handedOut(outcome);
@@ -91,9 +91,9 @@ public class TokenResource {
     @APIResponse(responseCode = "409", description = "needs_reauth, or a private-app token", content = @Content(mediaType = Problem.MEDIA_TYPE))
     @APIResponse(responseCode = "503", description = "HubSpot unavailable; see Retry-After", content = @Content(mediaType = Problem.MEDIA_TYPE))
     public Uni<TokenResponse> refresh(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
-        apps.require(app);
         long portalId = Params.portalId(portalIdRaw);
         Caller caller = authorizer.requireRead(portalId);
+        apps.require(app);
         return tokens.forceRefresh(app, portalId)
                 .onItemOrFailure().invoke((token, failure) -> audit.record(caller.sub(), app, portalId,
                         "token.force_refresh", failure == null ? "refreshed" : outcome(failure), null));

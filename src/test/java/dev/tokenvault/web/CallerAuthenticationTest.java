@@ -105,6 +105,10 @@ class CallerAuthenticationTest {
         given().auth().oauth2(admin).get("/v1/apps/nope/portals/1").then().statusCode(404)
                 .contentType("application/problem+json").body("detail", containsString("nope"));
         given().auth().oauth2(admin).get("/v1/apps/NOPE!/portals/1").then().statusCode(400);
+        // a caller without the group learns nothing about which apps exist
+        String nobody = Jwts.token("nobody", Set.of(), List.of("*"));
+        given().auth().oauth2(nobody).get("/v1/apps/nope/portals/1").then().statusCode(403);
+        given().auth().oauth2(nobody).get("/v1/apps/nope/portals/1/token").then().statusCode(403);
         given().auth().oauth2(admin).get("/v1/no/such/path").then().statusCode(404)
                 .contentType("application/problem+json");
     }
