@@ -72,7 +72,9 @@ public class TokenResource {
         } catch (ApiException e) {
             String outcome = e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid";
             metrics.handedOut(outcome);
-            audit.record(authorizer.caller().sub(), app, null, "token.handout", outcome, e.getMessage());
+            if (e.status() != 403) { // refusals are audited by the authorizer
+                audit.record(authorizer.caller().sub(), app, null, "token.handout", outcome, e.getMessage());
+            }
             throw e;
         }
         return tokens.handOut(app, portalId, minValidity)

@@ -9,6 +9,7 @@ import org.eclipse.microprofile.jwt.JsonWebToken;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 
+import dev.tokenvault.audit.AuditLog;
 import io.quarkus.security.UnauthorizedException;
 
 /**
@@ -19,10 +20,18 @@ import io.quarkus.security.UnauthorizedException;
 public class CallerAuthorizer {
 
     private final JsonWebToken jwt;
+    private final AuditLog audit;
     private Caller caller;
 
-    CallerAuthorizer(JsonWebToken jwt) {
+    CallerAuthorizer(JsonWebToken jwt, AuditLog audit) {
         this.jwt = jwt;
+        this.audit = audit;
+    }
+
+    /** Every refusal is audited here, the one place that decides. */
+    private ApiException refused(Caller c, Long portalId, String detail) {
+        audit.record(c.sub(), null, portalId, "authorization", "forbidden", detail);
+        return ApiException.forbidden(detail);
     }
 
     /**
@@ -63,10 +72,10 @@ public class CallerAuthorizer {
     public Caller requireAdminOfAll() {
         Caller c = caller();
         if (!c.inGroup(Caller.ADMIN)) {
-            throw ApiException.forbidden("this action needs group " + Caller.ADMIN);
+            throw refused(c, null, "this action needs group " + Caller.ADMIN);
         }
         if (!c.allPortals()) {
-            throw ApiException.forbidden("this action needs the portals claim \"*\"");
+            throw refused(c, null, "this action needs the portals claim \"*\"");
         }
         return c;
     }
@@ -75,7 +84,7 @@ public class CallerAuthorizer {
     public Caller requireAdminGroup() {
         Caller c = caller();
         if (!c.inGroup(Caller.ADMIN)) {
-            throw ApiException.forbidden("this action needs group " + Caller.ADMIN);
+            throw refused(c, null, "this action needs group " + Caller.ADMIN);
         }
         return c;
     }
@@ -83,10 +92,10 @@ public class CallerAuthorizer {
     private Caller require(String group, long portalId) {
         Caller c = caller();
         if (!c.inGroup(group)) {
-            throw ApiException.forbidden("this action needs group " + group);
+            throw refused(c, portalId, "this action needs group " + group);
         }
         if (!c.mayTouch(portalId)) {
-            throw ApiException.forbidden("the caller's portals claim does not include portal " + portalId);
+            throw refused(c, portalId, "the caller's portals claim does not include portal " + portalId);
         }
         return c;
     }

@@ -99,6 +99,13 @@ class AdminApiTest {
         // an admin of some portals sees their portals only
         given().auth().oauth2(Jwts.token("a", Set.of("tokens.admin"), List.of("9201"))).get("/v1/admin/audit")
                 .then().statusCode(403);
+        // refusals are audited too
+        given().auth().oauth2(Jwts.token("intruder", Set.of("tokens.read"), List.of("1")))
+                .delete("/v1/apps/ops/portals/9201").then().statusCode(403);
+        audit.flush().await().indefinitely();
+        given().auth().oauth2(Jwts.admin()).queryParam("sub", "intruder").get("/v1/admin/audit").then()
+                .statusCode(200).body("items[0].action", equalTo("authorization"))
+                .body("items[0].outcome", equalTo("forbidden")).body("items[0].portalId", equalTo(9201));
         given().auth().oauth2(Jwts.token("a", Set.of("tokens.admin"), List.of("9201")))
                 .queryParam("portalId", 9201).get("/v1/admin/audit").then().statusCode(200);
     }
