@@ -21,6 +21,7 @@ import dev.tokenvault.hubspot.HubSpotOAuthClient;
 import dev.tokenvault.notify.ConnectionEvent;
 import dev.tokenvault.notify.Notifier;
 import dev.tokenvault.refresh.Backoff;
+import dev.tokenvault.web.Redacted;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -145,9 +146,7 @@ public class ErasureService {
                     if (e instanceof HubSpotException h && h.kind() == HubSpotException.Kind.BAD_CLIENT) {
                         credentials.rejected(p.app());
                     }
-                    String why = e instanceof HubSpotException || e.getClass().getName().startsWith("dev.tokenvault")
-                            ? e.getMessage()
-                            : e.getClass().getSimpleName();
+                    String why = Redacted.describe(e);
                     if (p.createdAt() != null && p.createdAt().plus(GIVE_UP_AFTER).isBefore(clock.instant())) {
                         LOG.errorf("giving up revoking the refresh token of erased %s/%d after %d attempts: %s",
                                 p.app(), p.portalId(), p.attempts(), why);

@@ -11,6 +11,7 @@ import org.jboss.logging.Logger;
 
 import dev.tokenvault.connection.ConnectionRepository.DataKeyRow;
 import dev.tokenvault.crypto.CryptoService;
+import dev.tokenvault.web.Redacted;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
 
@@ -77,9 +78,9 @@ public class RewrapService {
                     return running;
                 }))
                 .onFailure().recoverWithItem(e -> {
-                    RewrapProgress failed = starting.failed(clock.instant(), describe(e));
+                    RewrapProgress failed = starting.failed(clock.instant(), Redacted.describe(e));
                     progress.set(failed);
-                    LOG.errorf("rewrap could not start: %s", describe(e));
+                    LOG.errorf("rewrap could not start: %s", Redacted.describe(e));
                     return failed;
                 });
     }
@@ -92,8 +93,8 @@ public class RewrapService {
                                 remaining -> progress.updateAndGet(p -> p.done(clock.instant(), remaining)),
                                 e -> progress.updateAndGet(p -> p.done(clock.instant(), p.remaining()))),
                         e -> {
-                            LOG.errorf("rewrap to key version %s failed: %s", target, describe(e));
-                            progress.updateAndGet(p -> p.failed(clock.instant(), describe(e)));
+                            LOG.errorf("rewrap to key version %s failed: %s", target, Redacted.describe(e));
+                            progress.updateAndGet(p -> p.failed(clock.instant(), Redacted.describe(e)));
                         });
     }
 
@@ -133,13 +134,6 @@ public class RewrapService {
                                 })))
                 .merge(CONCURRENCY)
                 .collect().last().replaceWithVoid();
-    }
-
-    private static String describe(Throwable e) {
-        // our exceptions never carry secrets; foreign ones are reduced to their type
-        return e instanceof RuntimeException && e.getClass().getName().startsWith("dev.tokenvault")
-                ? e.getMessage()
-                : e.getClass().getSimpleName();
     }
 
     /** Progress of the last rewrap run on this replica. */

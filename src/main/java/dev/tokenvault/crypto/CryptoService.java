@@ -91,10 +91,6 @@ public class CryptoService {
         return provider.currentKeyVersion();
     }
 
-    public String providerName() {
-        return provider.name();
-    }
-
     /** Drops an opened data key from memory (erase, uninstall). */
     public void forget(WrappedKey wrapped) {
         if (openedKeys != null) {

@@ -128,13 +128,6 @@ public class AppCredentials {
         return config.clientSecret().isEmpty() && config.clientSecretVaultPath().isPresent();
     }
 
-    /** Whether the app runs OAuth at all. */
-    public boolean isOAuthApp(String app) {
-        TokenVaultConfig.App config = apps.require(app);
-        return config.clientId().isPresent()
-                && (config.clientSecret().isPresent() || config.clientSecretVaultPath().isPresent());
-    }
-
     private Uni<VaultSecret> vaultSecret(String app, TokenVaultConfig.App config) {
         Instant now = clock.instant();
         VaultSecret cached = fromVault.get(app);

@@ -55,7 +55,4 @@ public class HubSpotException extends RuntimeException {
         return retryAfter;
     }
 
-    public boolean transientFailure() {
-        return kind == Kind.RATE_LIMITED || kind == Kind.UNAVAILABLE || kind == Kind.TIMEOUT;
-    }
 }

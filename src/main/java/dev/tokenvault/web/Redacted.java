@@ -12,6 +12,18 @@ public final class Redacted extends RuntimeException {
         setStackTrace(trace);
     }
 
+    /**
+     * A one-line description safe for logs, progress reports and stored errors: the message of our own exceptions
+     * (which never carry secrets), only the class name of anything else.
+     */
+    public static String describe(Throwable e) {
+        return ours(e) && e.getMessage() != null ? e.getMessage() : e.getClass().getSimpleName();
+    }
+
+    private static boolean ours(Throwable e) {
+        return e.getClass().getName().startsWith("dev.tokenvault.");
+    }
+
     public static Throwable of(Throwable e) {
         return copy(e, 0);
     }
@@ -21,7 +33,7 @@ public final class Redacted extends RuntimeException {
             return null;
         }
         String message = e.getClass().getName();
-        if (e.getClass().getName().startsWith("dev.tokenvault.") && e.getMessage() != null) {
+        if (ours(e) && e.getMessage() != null) {
             message += ": " + e.getMessage();
         } else if (e instanceof io.vertx.pgclient.PgException pg) {
             message += ": SQLSTATE " + pg.getSqlState();
