@@ -60,6 +60,22 @@ public interface TokenVaultConfig {
         long defaultPortalId();
     }
 
+    /** Caller JWTs remembered once verified, so a reused token is checked once, not on every request. */
+    JwtCache jwtCache();
+
+    interface JwtCache {
+        /** Verified tokens kept (count); 0 verifies every request. */
+        @WithDefault("1000")
+        int size();
+
+        /**
+         * Longest time a verified token is remembered (never past its {@code exp}); also how long a token stays
+         * accepted after its signing key was withdrawn. 0 verifies every request.
+         */
+        @WithDefault("60S")
+        Duration ttl();
+    }
+
     /** The audit trail. */
     Audit audit();
 
@@ -67,6 +83,13 @@ public interface TokenVaultConfig {
         /** How often queued audit records are written (in batches). */
         @WithDefault("1S")
         Duration flushInterval();
+
+        /**
+         * Events queued in memory, at most, before requests that must be audited are refused with 503 (fail closed;
+         * about 150 bytes each).
+         */
+        @WithDefault("100000")
+        int maxBacklog();
     }
 
     /** Gauges. */

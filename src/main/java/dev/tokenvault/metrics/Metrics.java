@@ -3,11 +3,13 @@ package dev.tokenvault.metrics;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
 import jakarta.inject.Singleton;
 
 import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.MultiGauge;
 import io.micrometer.core.instrument.Tags;
@@ -36,6 +38,7 @@ public class Metrics {
     private final Map<String, AtomicLong> connections = new ConcurrentHashMap<>();
     private final AtomicLong due = new AtomicLong();
     private final MultiGauge dataKeys;
+    private final AtomicInteger auditPending = new AtomicInteger();
 
     Metrics(MeterRegistry registry) {
         this.registry = registry;
@@ -53,6 +56,8 @@ public class Metrics {
             registry.gauge("tokenvault_connections", Tags.of("status", status), value, AtomicLong::doubleValue);
         }
         registry.gauge("tokenvault_connections_due", Tags.empty(), due, AtomicLong::doubleValue);
+        Gauge.builder("tokenvault_audit_pending", auditPending, AtomicInteger::doubleValue)
+                .description("Audit events queued, not yet written").register(registry);
         dataKeys = MultiGauge.builder("tokenvault_data_keys").description("Wrapped data keys by key version")
                 .register(registry);
     }
@@ -71,6 +76,11 @@ public class Metrics {
 
     public void auditWriteFailed() {
         auditWriteFailures.increment();
+    }
+
+    /** The audit trail's queue length: the audit log counts into it, the gauge reads it. */
+    public AtomicInteger auditPending() {
+        return auditPending;
     }
 
     public void notifyFailed() {

@@ -65,14 +65,20 @@ public class TokenResource {
         long portalId;
         int minValidity;
         try {
+            audit.requireAccepting(); // before anything that would be audited
             portalId = Params.portalId(portalIdRaw);
             minValidity = Params.intInRange("minValidity", minValidityRaw, 0, 3600, 60);
             caller = authorizer.requireRead(portalId);
             apps.require(app); // after authorisation: app names are not told to unauthorised callers
         } catch (ApiException e) {
-            String outcome = e.status() == 403 ? "forbidden" : e.status() == 404 ? "not_found" : "invalid";
+            String outcome = switch (e.status()) {
+                case 403 -> "forbidden";
+                case 404 -> "not_found";
+                case 503 -> "unavailable";
+                default -> "invalid";
+            };
             metrics.handedOut(outcome);
-            if (e.status() != 403) { // refusals are audited by the authorizer
+            if (e.status() == 400 || e.status() == 404) { // refusals are audited by the authorizer; 503: audit full
                 audit.record(authorizer.caller().sub(), app, null, "token.handout", outcome, e.getMessage());
             }
             throw e;

@@ -14,7 +14,8 @@ import io.quarkus.security.UnauthorizedException;
 
 /**
  * The one place that decides whether a caller may act: {@code groups} must hold the action's group and the
- * {@code portals} claim must name the portal (or be {@code "*"}).
+ * {@code portals} claim must name the portal (or be {@code "*"}). Every action it allows is audited, so it refuses
+ * them all (503) while the audit trail cannot take more ({@link AuditLog#requireAccepting()}).
  */
 @RequestScoped
 public class CallerAuthorizer {
@@ -70,6 +71,7 @@ public class CallerAuthorizer {
 
     /** May administer the whole service ({@code tokens.admin} with {@code portals: ["*"]}). */
     public Caller requireAdminOfAll() {
+        audit.requireAccepting();
         Caller c = caller();
         if (!c.inGroup(Caller.ADMIN)) {
             throw refused(c, null, "this action needs group " + Caller.ADMIN);
@@ -82,6 +84,7 @@ public class CallerAuthorizer {
 
     /** May administer some portals ({@code tokens.admin}); listings are then limited to the caller's portals. */
     public Caller requireAdminGroup() {
+        audit.requireAccepting();
         Caller c = caller();
         if (!c.inGroup(Caller.ADMIN)) {
             throw refused(c, null, "this action needs group " + Caller.ADMIN);
@@ -90,6 +93,7 @@ public class CallerAuthorizer {
     }
 
     private Caller require(String group, long portalId) {
+        audit.requireAccepting();
         Caller c = caller();
         if (!c.inGroup(group)) {
             throw refused(c, portalId, "this action needs group " + group);

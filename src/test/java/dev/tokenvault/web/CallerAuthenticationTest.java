@@ -6,6 +6,8 @@ import static org.hamcrest.Matchers.containsInAnyOrder;
 import static org.hamcrest.Matchers.containsString;
 import static org.hamcrest.Matchers.equalTo;
 import static org.hamcrest.Matchers.not;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -18,14 +20,21 @@ import java.util.Set;
 import javax.crypto.Mac;
 import javax.crypto.spec.SecretKeySpec;
 
+import jakarta.inject.Inject;
+
+import org.eclipse.microprofile.jwt.JsonWebToken;
 import org.junit.jupiter.api.Test;
 
 import dev.tokenvault.testing.Jwts;
 import io.quarkus.test.junit.QuarkusTest;
+import io.smallrye.jwt.auth.principal.JWTParser;
 
 /** Who may call: JWT verification and the one authorisation decision (groups + portals claim). */
 @QuarkusTest
 class CallerAuthenticationTest {
+
+    @Inject
+    JWTParser parser;
 
     @Test
     void whoamiShowsWhatTheServiceSees() {
@@ -63,15 +72,29 @@ class CallerAuthenticationTest {
                 + "\"groups\":[\"tokens.admin\"],\"portals\":[\"*\"],\"exp\":" + (Instant.now().getEpochSecond() + 600)
                 + "}") + "." + parts[2];
 
+        String otherSignature = parts[0] + "." + parts[1] + "." + Jwts.reader("62515", "7").split("\\.")[2];
+
+        // the valid token is verified and remembered first: nothing derived from it may ride on that
+        given().auth().oauth2(valid).get("/v1/whoami").then().statusCode(200);
+        given().auth().oauth2(valid).get("/v1/whoami").then().statusCode(200);
         given().get("/v1/whoami").then().statusCode(401)
                 .contentType("application/problem+json").header("WWW-Authenticate", "Bearer")
                 .body("status", equalTo(401)).body("title", equalTo("Unauthenticated"))
                 .body("type", containsString("unauthenticated")).body("detail", not(containsString("Exception")));
-        for (String bad : List.of(algNone, hs256WithPublicKey, expired, wrongIssuer, tamperedPayload, "garbage")) {
+        for (String bad : List.of(algNone, hs256WithPublicKey, expired, wrongIssuer, tamperedPayload, otherSignature,
+                valid + "x", valid.substring(0, valid.length() - 1), "garbage")) {
             given().auth().oauth2(bad).get("/v1/whoami").then().statusCode(401)
                     .contentType("application/problem+json").body("status", equalTo(401))
                     .body(not(containsString(bad)));
         }
+    }
+
+    @Test
+    void aVerifiedTokenIsRememberedNotReverified() throws Exception {
+        String token = Jwts.reader("62515");
+        JsonWebToken first = parser.parse(token);
+        assertSame(first, parser.parse(new String(token.toCharArray())), "the verified-JWT cache is in front of smallrye-jwt");
+        assertEquals("svc-reader", first.getSubject());
     }
 
     @Test
