@@ -224,7 +224,7 @@ done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
     "WRK requests=%d seconds=%.3f rps=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f mean_ms=%.3f max_ms=%.3f non2xx=%d socket_errors=%d\n",
-    summary.requests, s, summary.requests / s, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
+    summary.requests, s, (summary.requests - e.status) / s, latency:percentile(50) / 1000, latency:percentile(90) / 1000,
     latency:percentile(99) / 1000, latency.mean / 1000, latency.max / 1000, e.status,
     e.connect + e.read + e.write + e.timeout))
 end

@@ -1,10 +1,13 @@
 package dev.tokenvault.audit;
 
+import java.time.Instant;
 import java.time.InstantSource;
 import java.time.OffsetDateTime;
 import java.time.ZoneOffset;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -118,40 +121,92 @@ public class AuditLog {
         });
     }
 
-    /** Drains the queue, up to {@link #PARALLEL_BATCHES} batches at a time, until it is empty or a write fails. */
+    /**
+     * Drains the queue with {@link #PARALLEL_BATCHES} writers, each writing one batch after another until the queue is
+     * empty or one of its writes fails (no round waits for the slowest batch).
+     */
     private Uni<Void> flushBatches() {
-        List<List<AuditEvent>> batches = new ArrayList<>();
+        List<Uni<Void>> writers = new ArrayList<>(PARALLEL_BATCHES);
         for (int i = 0; i < PARALLEL_BATCHES; i++) {
-            List<AuditEvent> batch = new ArrayList<>(BATCH);
-            AuditEvent e;
-            while (batch.size() < BATCH && (e = queue.poll()) != null) {
-                batch.add(e);
-            }
-            if (batch.isEmpty()) {
-                break;
-            }
-            batches.add(batch);
+            writers.add(drain());
         }
-        if (batches.isEmpty()) {
+        return Uni.join().all(writers).andCollectFailures().replaceWithVoid();
+    }
+
+    private Uni<Void> drain() {
+        List<AuditEvent> batch = new ArrayList<>(BATCH);
+        AuditEvent e;
+        while (batch.size() < BATCH && (e = queue.poll()) != null) {
+            batch.add(e);
+        }
+        if (batch.isEmpty()) {
             return Uni.createFrom().voidItem();
         }
-        return Uni.join().all(batches.stream().map(this::write).toList()).andCollectFailures()
-                .chain(written -> written.stream().allMatch(Boolean::booleanValue) ? flushBatches()
-                        : Uni.createFrom().voidItem());
+        return write(batch).chain(written -> written ? drain() : Uni.createFrom().voidItem());
     }
 
     /**
      * Writes one batch in one statement: the columns travel as arrays and {@code unnest} turns them into rows, which
      * costs the database one bind and one plan per batch rather than per event.
      */
-    static final String INSERT = "insert into audit_log (at, sub, app, portal_id, action, outcome, detail) "
-            + "select * from unnest($1::timestamptz[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[], "
-            + "$7::text[])";
+    static final String INSERT = "insert into audit_log (at, last_at, count, sub, app, portal_id, action, outcome, "
+            + "detail) select * from unnest($1::timestamptz[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], "
+            + "$6::bigint[], $7::text[], $8::text[], $9::text[])";
+
+    /** The action whose identical events are stored as one record with a count (the hot path's). */
+    static final String COALESCED_ACTION = "token.handout";
+
+    /** What makes hand-outs identical but for their time. */
+    private record Same(String sub, String app, Long portalId, String outcome, String detail) {
+    }
+
+    /** One record to write: an event, or hand-outs identical but for their time. */
+    private static final class Row {
+        final AuditEvent first;
+        Instant last;
+        int count = 1;
+
+        Row(AuditEvent first) {
+            this.first = first;
+            this.last = first.at();
+        }
+    }
+
+    /**
+     * Hand-outs of a batch that differ only in their time become one record ({@code at} the first, {@code last_at}
+     * the last, {@code count}); every other event stays a record of its own, in queue order.
+     */
+    private static List<Row> coalesce(List<AuditEvent> batch) {
+        List<Row> rows = new ArrayList<>();
+        Map<Same, Row> handouts = new HashMap<>();
+        for (AuditEvent ev : batch) {
+            if (!COALESCED_ACTION.equals(ev.action())) {
+                rows.add(new Row(ev));
+                continue;
+            }
+            Same same = new Same(ev.sub(), ev.app(), ev.portalId(), ev.outcome(), ev.detail());
+            Row row = handouts.get(same);
+            if (row == null) {
+                row = new Row(ev);
+                handouts.put(same, row);
+                rows.add(row);
+            } else {
+                row.count++;
+                if (ev.at().isAfter(row.last)) {
+                    row.last = ev.at();
+                }
+            }
+        }
+        return rows;
+    }
 
     /** Writes one batch; on failure the events go back to the queue. Never fails: says whether it was written. */
     private Uni<Boolean> write(List<AuditEvent> batch) {
-        int n = batch.size();
+        List<Row> rows = coalesce(batch);
+        int n = rows.size();
         OffsetDateTime[] at = new OffsetDateTime[n];
+        OffsetDateTime[] last = new OffsetDateTime[n];
+        Integer[] count = new Integer[n];
         String[] sub = new String[n];
         String[] app = new String[n];
         Long[] portal = new Long[n];
@@ -159,8 +214,11 @@ public class AuditLog {
         String[] outcome = new String[n];
         String[] detail = new String[n];
         for (int i = 0; i < n; i++) {
-            AuditEvent ev = batch.get(i);
+            Row row = rows.get(i);
+            AuditEvent ev = row.first;
             at[i] = ev.at().atOffset(ZoneOffset.UTC);
+            last[i] = row.count == 1 ? null : row.last.atOffset(ZoneOffset.UTC);
+            count[i] = row.count;
             sub[i] = ev.sub();
             app[i] = ev.app();
             portal[i] = ev.portalId();
@@ -169,7 +227,7 @@ public class AuditLog {
             detail[i] = ev.detail();
         }
         return pool.preparedQuery(INSERT)
-                .execute(Tuple.from(new Object[] { at, sub, app, portal, action, outcome, detail }))
+                .execute(Tuple.from(new Object[] { at, last, count, sub, app, portal, action, outcome, detail }))
                 .map(ignored -> {
                     lastWriteFailed = false;
                     if (size.addAndGet(-batch.size()) < maxBacklog / 2 && backlogWarned.compareAndSet(true, false)) {

@@ -48,8 +48,11 @@ public class AuditResource {
     }
 
     @Schema(name = "AuditRecord")
-    public record AuditRecord(long id, Instant at, String sub, String app, Long portalId, String action,
-            String outcome, String detail) {
+    public record AuditRecord(long id,
+            @Schema(description = "when it happened; for coalesced hand-outs, the first of them") Instant at,
+            @Schema(description = "the last of coalesced hand-outs; equal to at for a single event") Instant lastAt,
+            @Schema(description = "events this record stands for: identical hand-outs (same caller, app, portal and outcome) written in the same batch are one record; every other action is 1") int count,
+            String sub, String app, Long portalId, String action, String outcome, String detail) {
     }
 
     @Schema(name = "AuditPage")
@@ -82,7 +85,7 @@ public class AuditResource {
         long[] after = cursor == null || cursor.isEmpty() ? null : decode(cursor);
 
         StringBuilder sql = new StringBuilder(
-                "select id, at, sub, app, portal_id, action, outcome, detail from audit_log where true");
+                "select id, at, last_at, count, sub, app, portal_id, action, outcome, detail from audit_log where true");
         List<Object> params = new ArrayList<>();
         if (portalId != null) {
             params.add(portalId);
@@ -107,7 +110,10 @@ public class AuditResource {
         return pool.preparedQuery(sql.toString()).execute(Tuple.from(params)).map(rows -> {
             List<AuditRecord> items = new ArrayList<>();
             rows.forEach(r -> items.add(new AuditRecord(r.getLong("id"), r.getOffsetDateTime("at").toInstant(),
-                    r.getString("sub"), r.getString("app"), r.getLong("portal_id"), r.getString("action"),
+                    (r.getOffsetDateTime("last_at") == null ? r.getOffsetDateTime("at") : r.getOffsetDateTime("last_at"))
+                            .toInstant(),
+                    r.getInteger("count"), r.getString("sub"), r.getString("app"), r.getLong("portal_id"),
+                    r.getString("action"),
                     r.getString("outcome"), r.getString("detail"))));
             String next = null;
             if (items.size() > limit) {

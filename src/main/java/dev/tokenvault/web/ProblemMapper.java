@@ -126,7 +126,12 @@ public class ProblemMapper {
 
     static Response respond(ApiException e, UriInfo uri) {
         String path = uri == null ? null : uri.getPath();
-        if (e.status() >= 500) {
+        if (e.status() == 503) {
+            // a dependency that is down (HubSpot, key service, database, audit backlog): expected, answered with
+            // Retry-After, and each request would repeat the same stack trace during an outage, so one line each
+            LOG.warnf("%s -> 503 %s%s", path, e.getMessage(),
+                    e.getCause() == null ? "" : " (" + Redacted.describe(e.getCause()) + ")");
+        } else if (e.status() >= 500) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             LOG.errorf(Redacted.of(cause), "%s -> %d %s: %s", path, e.status(), e.title(), e.getMessage());
         } else if (LOG.isDebugEnabled()) {

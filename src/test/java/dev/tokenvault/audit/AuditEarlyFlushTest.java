@@ -1,9 +1,13 @@
 package dev.tokenvault.audit;
 
+import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.hasSize;
 
 import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
 import java.util.Map;
 
 import jakarta.inject.Inject;
@@ -11,14 +15,18 @@ import jakarta.inject.Inject;
 import org.junit.jupiter.api.Test;
 
 import dev.tokenvault.testing.Db;
+import dev.tokenvault.testing.Jwts;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
 import io.quarkus.test.junit.TestProfile;
+import io.restassured.response.Response;
 
 /**
- * A full batch is written without waiting for the scheduled flush (set to an hour here, so only the early flush can
- * write), and a failing database is left to the scheduled retry instead of being hit on every batch.
+ * How batches are formed and written, with the scheduled flush set to an hour so that only the test (or the early
+ * flush of a full batch) decides what one batch holds: a full batch is written without waiting, a failing database is
+ * left to the scheduled retry instead of being hit on every batch, and identical hand-outs of a batch become one
+ * record with a count.
  */
 @QuarkusTest
 @TestProfile(AuditEarlyFlushTest.NoScheduledFlush.class)
@@ -82,5 +90,43 @@ class AuditEarlyFlushTest {
         record(AuditLog.BATCH, "test.early.again"); // writes succeed again: early flushes are back
         await().atMost(Duration.ofSeconds(30)).until(() -> audit.pending() == 0);
         Db.update("delete from audit_log where action like 'test.early%'");
+    }
+
+    @Test
+    void identicalHandOutsOfABatchAreOneRecordWithACountAndOtherActionsAreNot() throws Exception {
+        audit.flush().await().indefinitely();
+        for (int i = 0; i < 5; i++) {
+            audit.record("svc-a", "ops", 9501L, "token.handout", "cache", null);
+        }
+        audit.record("svc-b", "ops", 9501L, "token.handout", "cache", null);
+        audit.record("svc-a", "ops", 9501L, "token.handout", "store", null);
+        audit.record("svc-a", "ops", 9501L, "token.handout", "store", null);
+        Thread.sleep(5); // so that "later" is visible at the database's microsecond resolution
+        audit.record("svc-a", "ops", 9501L, "token.handout", "cache", null); // later, same as the first five
+        audit.record("ops-admin", "ops", 9501L, "private_app_token.put", "ok", null);
+        audit.record("ops-admin", "ops", 9501L, "private_app_token.put", "ok", null);
+        audit.flush().await().indefinitely();
+
+        assertThat(Db.count("select count(*) from audit_log where portal_id = 9501")).isEqualTo(5);
+        assertThat(Db.count("select sum(count) from audit_log where portal_id = 9501")).isEqualTo(11);
+        assertThat(Db.count("select count from audit_log where portal_id = 9501 and sub = 'svc-a' "
+                + "and outcome = 'cache' and last_at > at")).isEqualTo(6);
+        assertThat(Db.count("select count from audit_log where portal_id = 9501 and sub = 'svc-b' "
+                + "and last_at is null")).isEqualTo(1);
+        assertThat(Db.count("select count(*) from audit_log where portal_id = 9501 "
+                + "and action = 'private_app_token.put' and count = 1")).isEqualTo(2); // never coalesced
+
+        Response page = given().auth().oauth2(Jwts.admin()).queryParam("portalId", 9501).get("/v1/admin/audit");
+        page.then().statusCode(200).body("items", hasSize(5));
+        List<Map<String, Object>> items = page.path("items");
+        Map<String, Object> cache = items.stream()
+                .filter(i -> "svc-a".equals(i.get("sub")) && "cache".equals(i.get("outcome"))).findFirst().orElseThrow();
+        assertThat(cache.get("count")).isEqualTo(6);
+        assertThat(Instant.parse((String) cache.get("lastAt"))).isAfter(Instant.parse((String) cache.get("at")));
+        Map<String, Object> put = items.stream().filter(i -> "private_app_token.put".equals(i.get("action")))
+                .findFirst().orElseThrow();
+        assertThat(put.get("count")).isEqualTo(1);
+        assertThat(put.get("lastAt")).isEqualTo(put.get("at"));
+        Db.update("delete from audit_log where portal_id = 9501");
     }
 }
