@@ -14,7 +14,10 @@
 #   BENCH_CONNECTIONS=64   wrk connections                        BENCH_THREADS=nproc  wrk threads
 #   BENCH_REFRESH_CONCURRENCY=16  tokenvault.refresh.max-concurrency (the service default)
 #   BENCH_SEED_THREADS=32  concurrent installs while seeding      BENCH_SWEEP_TIMEOUT=900  seconds
-#   BENCH_JAVA_OPTS=...    extra JVM options of the service (none by default: JVM ergonomics)
+#   BENCH_JAVA_OPTS=...    JVM options of the service. Default: what the Helm chart's JVM flavour gives the JVM
+#                          (-XX:+UseParallelGC, heap = 25 % of the 512Mi limit = -Xmx128m, MALLOC_ARENA_MAX=2).
+#                          "ergonomics" runs with no options at all (heap = 1/4 of the machine's RAM). With
+#                          -XX:NativeMemoryTracking=summary the non-heap breakdown is printed (nmt_*_mb)
 #   BENCH_SKIP_BUILD=1     never build (the jar, test classes and target/bench-classpath.txt must exist)
 #   BENCH_KEEP=1           keep the work directory (service logs, wrk outputs, metrics) and print its path
 set -euo pipefail
@@ -33,6 +36,8 @@ REFRESH_CONCURRENCY="${BENCH_REFRESH_CONCURRENCY:-16}"
 SEED_THREADS="${BENCH_SEED_THREADS:-32}"
 SWEEP_TIMEOUT="${BENCH_SWEEP_TIMEOUT:-900}"
 FIRST_PORTAL=1000001
+JAVA_OPTS="${BENCH_JAVA_OPTS:--XX:+UseParallelGC -Xmx128m}"
+[[ "$JAVA_OPTS" == ergonomics ]] && JAVA_OPTS=""
 JAR="target/quarkus-app/quarkus-run.jar"
 CP_FILE="target/bench-classpath.txt"
 RESULTS="$ROOT/bench/results"
@@ -125,6 +130,7 @@ fig machine_cpu "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 fig machine_ram_mb "$(awk '/^MemTotal/ { printf "%d", $2 / 1024 }' /proc/meminfo)"
 fig machine_load_before "$(cut -d' ' -f1-3 /proc/loadavg)"
 fig jdk "$("$JAVA" -version 2>&1 | head -1 | sed 's/"//g')"
+fig java_opts "${JAVA_OPTS:-none (ergonomics)}"
 fig wrk "$(wrk --version 2>&1 | head -1 | awk '{ print $1, $2 }')"
 
 # ---- PostgreSQL + fake HubSpot + keys -------------------------------------------------------------------------------
@@ -160,7 +166,7 @@ start_service() { # log file; sets SERVICE_PID and STARTUP_MS
     TOKENVAULT_PUBLIC_BASE_URL="$PUBLIC_BASE_URL" \
     TOKENVAULT_APPS_DEFAULT_CLIENT_ID="$CLIENT_ID" TOKENVAULT_APPS_DEFAULT_CLIENT_SECRET="$CLIENT_SECRET" \
     TOKENVAULT_REFRESH_POLL_INTERVAL=1S TOKENVAULT_REFRESH_MAX_CONCURRENCY="$REFRESH_CONCURRENCY" \
-    "$JAVA" ${BENCH_JAVA_OPTS:-} -jar "$JAR" >"$1" 2>&1 &
+    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" "$JAVA" $JAVA_OPTS -jar "$JAR" >"$1" 2>&1 &
   SERVICE_PID=$!
   local i
   for ((i = 0; i < 6000; i++)); do
@@ -367,6 +373,14 @@ log "  $(cpu_text) (other includes the polling helper)"
 cpu_figures refresh_sweep
 sleep 2
 fig rss_mb "$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/$SERVICE_PID/status")"
+if [[ "$JAVA_OPTS" == *NativeMemoryTracking* ]] && command -v jcmd >/dev/null 2>&1; then
+  # where the memory outside the heap goes (only when the options enable -XX:NativeMemoryTracking=summary)
+  jcmd "$SERVICE_PID" VM.native_memory summary scale=MB >"$WORK/nmt.txt" 2>&1 || true
+  awk '/^-  *[A-Z][A-Za-z ]*\(reserved=/ { name=$2; for (i=3; i<=NF && $i !~ /^\(reserved/; i++) name=name "_" $i;
+       if (match($0, /committed=[0-9]+MB/)) printf "nmt_%s_mb=%s\n", tolower(name), substr($0, RSTART+10, RLENGTH-12) }' \
+    "$WORK/nmt.txt" >"$WORK/nmt.out" || true
+  emit_file "$WORK/nmt.out"
+fi
 fig rss_peak_mb "$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/$SERVICE_PID/status")"
 
 # ---- what the service says about itself ------------------------------------------------------------------------------

@@ -363,6 +363,7 @@ class HelmChartTest {
         Container container = rendered.container();
 
         assertThat(container.getImage()).isEqualTo("tokenvault/tokenvault-native:0.1.0");
+        assertThat(rendered.config()).doesNotContainKeys("JAVA_MAX_MEM_RATIO", "GC_CONTAINER_OPTIONS", "MALLOC_ARENA_MAX");
         assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
         assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(1001L);
         assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
@@ -513,8 +514,10 @@ class HelmChartTest {
         assertThat(container.getImage()).isEqualTo("registry.example.com/tokenvault/tokenvault-jvm:1.2.3");
         assertThat(container.getSecurityContext().getRunAsUser()).isEqualTo(185L);
         assertThat(rendered.pod().getSecurityContext().getRunAsUser()).isEqualTo(185L);
-        assertThat(container.getResources().getLimits().get("memory")).isEqualTo(new Quantity("1Gi"));
-        assertThat(rendered.config()).containsEntry("JAVA_MAX_MEM_RATIO", "50");
+        assertThat(container.getResources().getLimits().get("memory")).isEqualTo(new Quantity("512Mi"));
+        // the JVM settings bench/run.sh measures by default (docs/performance.md)
+        assertThat(rendered.config()).containsEntry("JAVA_MAX_MEM_RATIO", "25")
+                .containsEntry("GC_CONTAINER_OPTIONS", "-XX:+UseParallelGC").containsEntry("MALLOC_ARENA_MAX", "2");
         // the HPA owns the replica count
         assertThat(rendered.deployment().getSpec().getReplicas()).isNull();
         HorizontalPodAutoscaler hpa = rendered.one(HorizontalPodAutoscaler.class);
