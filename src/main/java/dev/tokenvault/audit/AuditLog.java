@@ -37,6 +37,7 @@ public class AuditLog {
     private static final Logger LOG = Logger.getLogger(AuditLog.class);
     static final int BATCH = 1000;
     static final java.time.Duration RETRY_AFTER = java.time.Duration.ofSeconds(5);
+    static final java.time.Duration WRITE_TIMEOUT = java.time.Duration.ofSeconds(30);
     /** Batches written at once (on separate pooled connections) when the queue is long. */
     static final int PARALLEL_BATCHES = 4;
 
@@ -72,6 +73,20 @@ public class AuditLog {
             earlyFlushes.incrementAndGet();
             flush().subscribe().with(ignored -> {
             }, failure -> LOG.debugf("early audit flush: %s", failure.getClass().getSimpleName()));
+        }
+    }
+
+    /**
+     * For events that anyone can cause without being authorised (refused webhooks, failed installs): queued while the
+     * backlog has room; above it they are counted in {@code tokenvault_audit_dropped_total} and not queued, so a flood
+     * during a database outage cannot exhaust memory.
+     */
+    public void recordIfAccepting(String sub, String app, Long portalId, String action, String outcome,
+            String detail) {
+        if (size.get() < maxBacklog) {
+            record(sub, app, portalId, action, outcome, detail);
+        } else {
+            metrics.auditDropped();
         }
     }
 
@@ -156,19 +171,21 @@ public class AuditLog {
     /** The action whose identical events are stored as one record with a count (the hot path's). */
     static final String COALESCED_ACTION = "token.handout";
 
-    /** What makes hand-outs identical but for their time. */
-    private record Same(String sub, String app, Long portalId, String outcome, String detail) {
+    /** What makes hand-outs identical but for their time, within one second (a record never spans more). */
+    private record Same(long second, String sub, String app, Long portalId, String outcome, String detail) {
     }
 
     /** One record to write: an event, or hand-outs identical but for their time. */
     private static final class Row {
-        final AuditEvent first;
+        final AuditEvent event;
+        Instant first;
         Instant last;
         int count = 1;
 
-        Row(AuditEvent first) {
-            this.first = first;
-            this.last = first.at();
+        Row(AuditEvent event) {
+            this.event = event;
+            this.first = event.at();
+            this.last = event.at();
         }
     }
 
@@ -184,16 +201,20 @@ public class AuditLog {
                 rows.add(new Row(ev));
                 continue;
             }
-            Same same = new Same(ev.sub(), ev.app(), ev.portalId(), ev.outcome(), ev.detail());
+            Same same = new Same(ev.at().getEpochSecond(), ev.sub(), ev.app(), ev.portalId(), ev.outcome(),
+                    ev.detail());
             Row row = handouts.get(same);
             if (row == null) {
                 row = new Row(ev);
                 handouts.put(same, row);
                 rows.add(row);
             } else {
-                row.count++;
+                row.count++; // a batch retried after a failure is not in time order: keep both ends
                 if (ev.at().isAfter(row.last)) {
                     row.last = ev.at();
+                }
+                if (ev.at().isBefore(row.first)) {
+                    row.first = ev.at();
                 }
             }
         }
@@ -215,8 +236,8 @@ public class AuditLog {
         String[] detail = new String[n];
         for (int i = 0; i < n; i++) {
             Row row = rows.get(i);
-            AuditEvent ev = row.first;
-            at[i] = ev.at().atOffset(ZoneOffset.UTC);
+            AuditEvent ev = row.event;
+            at[i] = row.first.atOffset(ZoneOffset.UTC);
             last[i] = row.count == 1 ? null : row.last.atOffset(ZoneOffset.UTC);
             count[i] = row.count;
             sub[i] = ev.sub();
@@ -228,6 +249,9 @@ public class AuditLog {
         }
         return pool.preparedQuery(INSERT)
                 .execute(Tuple.from(new Object[] { at, last, count, sub, app, portal, action, outcome, detail }))
+                // a write that never answers (half-open connection, fail-over) must not stop the audit trail; if it
+                // did commit after all, the retry writes the batch twice: audit writes are at-least-once
+                .ifNoItem().after(WRITE_TIMEOUT).fail()
                 .map(ignored -> {
                     lastWriteFailed = false;
                     if (size.addAndGet(-batch.size()) < maxBacklog / 2 && backlogWarned.compareAndSet(true, false)) {

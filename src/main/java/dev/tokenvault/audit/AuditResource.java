@@ -96,7 +96,10 @@ public class AuditResource {
             sql.append(" and sub = $").append(params.size());
         }
         if (since != null) {
+            // a coalesced record counts from its last hand-out, which is less than a second after its first
             params.add(since.atOffset(ZoneOffset.UTC));
+            sql.append(" and coalesce(last_at, at) >= $").append(params.size());
+            params.add(since.minusSeconds(1).atOffset(ZoneOffset.UTC));
             sql.append(" and at >= $").append(params.size());
         }
         if (after != null) {

@@ -90,6 +90,12 @@ public interface TokenVaultConfig {
          */
         @WithDefault("100000")
         int maxBacklog();
+
+        /**
+         * Audit records older than this are deleted (hourly, in chunks); unset keeps them for ever. Records of
+         * coalesced hand-outs count from their last event.
+         */
+        Optional<Duration> retention();
     }
 
     /** Gauges. */

@@ -35,6 +35,7 @@ public class Metrics {
     private final Timer refreshLatency;
     private final Counter auditWriteFailures;
     private final Counter notifyFailures;
+    private final Counter auditDropped;
     private final Map<String, AtomicLong> connections = new ConcurrentHashMap<>();
     private final AtomicLong due = new AtomicLong();
     private final MultiGauge dataKeys;
@@ -48,6 +49,9 @@ public class Metrics {
                 .register(registry);
         auditWriteFailures = Counter.builder("tokenvault_audit_write_failures_total")
                 .description("Audit batches that failed to be written (they are retried)").register(registry);
+        auditDropped = Counter.builder("tokenvault_audit_dropped_total")
+                .description("Audit events of unauthenticated requests not queued because the audit backlog was full")
+                .register(registry);
         notifyFailures = Counter.builder("tokenvault_notify_failures_total")
                 .description("Outgoing notification deliveries that failed (they are retried)").register(registry);
         for (String status : STATUSES) {
@@ -81,6 +85,10 @@ public class Metrics {
     /** The audit trail's queue length: the audit log counts into it, the gauge reads it. */
     public AtomicInteger auditPending() {
         return auditPending;
+    }
+
+    public void auditDropped() {
+        auditDropped.increment();
     }
 
     public void notifyFailed() {

@@ -80,7 +80,7 @@ public class InstallService {
                             : "scopes=" + String.join(" ", c.scopes()));
                     LOG.infof("installed app %s for portal %d", app, c.portalId());
                 })
-                .onFailure().invoke(e -> audit.record(null, app, null, "oauth.install", "failed",
+                .onFailure().invoke(e -> audit.recordIfAccepting(null, app, null, "oauth.install", "failed",
                         e instanceof InstallFailure f ? f.title() : e.getClass().getSimpleName()));
     }
 

@@ -124,18 +124,32 @@ public class ProblemMapper {
         }
     }
 
+    private static final java.util.concurrent.atomic.AtomicLong last503Logged = new java.util.concurrent.atomic.AtomicLong(
+            System.nanoTime() - 2_000_000_000L);
+    private static final java.util.concurrent.atomic.AtomicLong unlogged503 = new java.util.concurrent.atomic.AtomicLong();
+
     static Response respond(ApiException e, UriInfo uri) {
         String path = uri == null ? null : uri.getPath();
         if (e.status() == 503) {
-            // a dependency that is down (HubSpot, key service, database, audit backlog): expected, answered with
-            // Retry-After, and each request would repeat the same stack trace during an outage, so one line each
-            LOG.warnf("%s -> 503 %s%s", path, e.getMessage(),
-                    e.getCause() == null ? "" : " (" + Redacted.describe(e.getCause()) + ")");
+            // a dependency that is down (HubSpot, key service, database, audit backlog): expected and answered with
+            // Retry-After. During an outage every request gets one, so: one line, no stack trace, at most one WARN
+            // a second (the others at DEBUG), with how many were not logged
+            long now = System.nanoTime();
+            long last = last503Logged.get();
+            if (now - last >= 1_000_000_000L && last503Logged.compareAndSet(last, now)) {
+                long skipped = unlogged503.getAndSet(0);
+                LOG.warnf("%s -> 503 %s%s%s", logSafe(path), logSafe(e.getMessage()),
+                        e.getCause() == null ? "" : " (" + Redacted.describe(e.getCause()) + ")",
+                        skipped == 0 ? "" : " [" + skipped + " more 503s since the last such line]");
+            } else {
+                unlogged503.incrementAndGet();
+                LOG.debugf("%s -> 503 %s", logSafe(path), logSafe(e.getMessage()));
+            }
         } else if (e.status() >= 500) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
-            LOG.errorf(Redacted.of(cause), "%s -> %d %s: %s", path, e.status(), e.title(), e.getMessage());
+            LOG.errorf(Redacted.of(cause), "%s -> %d %s: %s", logSafe(path), e.status(), e.title(), logSafe(e.getMessage()));
         } else if (LOG.isDebugEnabled()) {
-            LOG.debugf("%s -> %d %s: %s", path, e.status(), e.title(), e.getMessage());
+            LOG.debugf("%s -> %d %s: %s", logSafe(path), e.status(), e.title(), logSafe(e.getMessage()));
         }
         Response.ResponseBuilder response = Response.status(e.status())
                 .type(Problem.MEDIA_TYPE)
@@ -152,6 +166,13 @@ public class ProblemMapper {
     private static String slug(String title) {
         return title.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
     }
+
+    /** The decoded path is whatever the caller sent: no control characters (forged log lines) in logs. */
+    static String logSafe(String path) {
+        return path == null ? null : CONTROL.matcher(path).replaceAll("?");
+    }
+
+    private static final java.util.regex.Pattern CONTROL = java.util.regex.Pattern.compile("\\p{Cntrl}");
 
     private static String lastNode(String path) {
         int dot = path.lastIndexOf('.');

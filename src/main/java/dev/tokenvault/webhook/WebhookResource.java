@@ -90,7 +90,7 @@ public class WebhookResource {
         }).chain(result -> {
             if (!result.isValid()) {
                 LOG.debugf("webhook for %s refused: %s", app, result);
-                audit.record(null, app, null, "webhook.receive", "refused", result.name());
+                audit.recordIfAccepting(null, app, null, "webhook.receive", "refused", result.name());
                 throw new ApiException(401, "invalid-signature", "Invalid webhook signature",
                         "the request is not signed by HubSpot for this app (" + describe(result) + ")", null, null,
                         null);

@@ -3,6 +3,7 @@ package dev.tokenvault.audit;
 import static io.restassured.RestAssured.given;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
+import static org.hamcrest.Matchers.contains;
 import static org.hamcrest.Matchers.hasSize;
 
 import java.time.Duration;
@@ -16,6 +17,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.tokenvault.testing.Db;
 import dev.tokenvault.testing.Jwts;
+import dev.tokenvault.testing.TestClock;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;
@@ -44,6 +46,9 @@ class AuditEarlyFlushTest {
 
     @Inject
     MeterRegistry registry;
+
+    @Inject
+    TestClock clock;
 
     double failures() {
         return registry.get("tokenvault_audit_write_failures_total").counter().count();
@@ -127,6 +132,29 @@ class AuditEarlyFlushTest {
                 .findFirst().orElseThrow();
         assertThat(put.get("count")).isEqualTo(1);
         assertThat(put.get("lastAt")).isEqualTo(put.get("at"));
+        // a caller asking "since" the last of the coalesced hand-outs still finds the record
+        given().auth().oauth2(Jwts.admin()).queryParam("portalId", 9501).queryParam("since", cache.get("lastAt"))
+                .get("/v1/admin/audit").then().statusCode(200)
+                .body("items.findAll { it.sub == 'svc-a' && it.outcome == 'cache' }.count", contains(6));
         Db.update("delete from audit_log where portal_id = 9501");
+    }
+
+    @Test
+    void aCoalescedRecordNeverSpansMoreThanOneSecond() throws Exception {
+        audit.flush().await().indefinitely();
+        audit.record("svc-c", "ops", 9502L, "token.handout", "cache", null);
+        audit.record("svc-c", "ops", 9502L, "token.handout", "cache", null);
+        clock.advance(Duration.ofSeconds(2));
+        try {
+            audit.record("svc-c", "ops", 9502L, "token.handout", "cache", null);
+        } finally {
+            clock.reset();
+        }
+        audit.flush().await().indefinitely();
+        assertThat(Db.count("select count(*) from audit_log where portal_id = 9502")).isEqualTo(2);
+        assertThat(Db.count("select sum(count) from audit_log where portal_id = 9502")).isEqualTo(3);
+        assertThat(Db.count("select count(*) from audit_log where portal_id = 9502 "
+                + "and coalesce(last_at, at) - at >= interval '1 second'")).isZero();
+        Db.update("delete from audit_log where portal_id = 9502");
     }
 }
