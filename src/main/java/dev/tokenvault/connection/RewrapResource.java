@@ -38,7 +38,7 @@ public class RewrapResource {
     }
 
     @POST
-    @Operation(summary = "Rewrap all data keys under the newest key version", description = "Returns the progress of the run it started, or of the run already going.")
+    @Operation(summary = "Rewrap all data keys under the newest key version", description = "Returns the progress of the run it started, or of the run already going on any replica.")
     @APIResponse(responseCode = "202", description = "Progress")
     public Uni<Response> start() {
         Caller caller = authorizer.requireAdminOfAll();
@@ -49,11 +49,10 @@ public class RewrapResource {
     }
 
     @GET
-    @Operation(summary = "Progress of the last rewrap on this replica")
-    public RewrapProgress progress() {
+    @Operation(summary = "Progress of the deployment's current or last rewrap run (whichever replica runs it)")
+    public Uni<RewrapProgress> progress() {
         Caller caller = authorizer.requireAdminOfAll();
-        RewrapProgress p = rewrap.progress();
-        audit.record(caller.sub(), null, null, "rewrap.read", p.state(), null);
-        return p;
+        return rewrap.progress()
+                .invoke(p -> audit.record(caller.sub(), null, null, "rewrap.read", p.state(), null));
     }
 }

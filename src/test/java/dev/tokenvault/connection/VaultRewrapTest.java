@@ -98,7 +98,8 @@ class VaultRewrapTest {
         given().auth().oauth2(Jwts.admin()).delete("/v1/apps/default/portals/2302").then().statusCode(204);
         dev.tokenvault.testing.FakeHubSpotResource.sim().clearFaults();
         assertThat(Db.count("select count(*) from pending_revocation where portal_id = 2302")).isEqualTo(1);
-        Awaitility.await().atMost(Duration.ofSeconds(20)).until(() -> !"running".equals(rewrap.progress().state()));
+        Awaitility.await().atMost(Duration.ofSeconds(20))
+                .until(() -> !"running".equals(rewrap.progress().await().indefinitely().state()));
         int version = vault().rotate(FakeVaultResource.MOUNT, FakeVaultResource.KEY);
         rewrap.background().await().indefinitely();
         Awaitility.await().atMost(Duration.ofSeconds(20))
