@@ -275,5 +275,12 @@ public interface TokenVaultConfig {
         /** How often pending notifications are delivered. */
         @WithDefault("5S")
         Duration pollInterval();
+
+        /**
+         * Delivered notifications are deleted from the outbox this long after delivery (hourly); the audit log keeps
+         * the history of connections.
+         */
+        @WithDefault("7D")
+        Duration deliveredRetention();
     }
 }

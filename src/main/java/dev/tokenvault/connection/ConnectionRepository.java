@@ -305,7 +305,9 @@ class ConnectionRepository {
     }
 
     Uni<Map<String, Long>> countDataKeysByVersion() {
-        return pool.query("select key_version, count(*) from data_key group by key_version").execute()
+        // pending revocations hold wrapped data keys too: a version still used by one must not be retired
+        return pool.query("select key_version, count(*) from (select key_version from data_key "
+                + "union all select key_version from pending_revocation) k group by key_version").execute()
                 .map(rows -> {
                     Map<String, Long> out = new java.util.TreeMap<>();
                     rows.forEach(r -> out.put(r.getString(0), r.getLong(1)));

@@ -62,7 +62,8 @@ public class Metrics {
         registry.gauge("tokenvault_connections_due", Tags.empty(), due, AtomicLong::doubleValue);
         Gauge.builder("tokenvault_audit_pending", auditPending, AtomicInteger::doubleValue)
                 .description("Audit events queued, not yet written").register(registry);
-        dataKeys = MultiGauge.builder("tokenvault_data_keys").description("Wrapped data keys by key version")
+        dataKeys = MultiGauge.builder("tokenvault_data_keys")
+                .description("Wrapped data keys (of connections and of pending revocations) by key version")
                 .register(registry);
     }
 

@@ -60,12 +60,14 @@ public class Notifier {
     private final ObjectMapper json;
     private final HttpClient http;
     private final String owner = "notifier-" + UUID.randomUUID().toString().substring(0, 8);
+    private final Duration deliveredRetention;
 
     Notifier(Pool pool, InstantSource clock, TokenVaultConfig config, Metrics metrics, ObjectMapper json) {
         this.pool = pool;
         this.clock = clock;
         this.url = config.notifications().url();
         this.secret = config.notifications().secret();
+        this.deliveredRetention = config.notifications().deliveredRetention();
         this.metrics = metrics;
         this.json = json;
         this.http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
@@ -88,6 +90,18 @@ public class Notifier {
                 + "values ($1, $2, $3, $4, $5, $5)")
                 .execute(Tuple.of(UUID.randomUUID(), event.value(), app, portalId, now.atOffset(ZoneOffset.UTC)))
                 .replaceWithVoid();
+    }
+
+    @Scheduled(every = "1h", delayed = "7m", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> scheduledPurge() {
+        return purgeDeliveredBefore(clock.instant().minus(deliveredRetention)).replaceWithVoid()
+                .onFailure().recoverWithNull().replaceWithVoid();
+    }
+
+    /** Deletes notifications delivered before {@code cutoff}; how many. Undelivered ones are never deleted. */
+    public Uni<Integer> purgeDeliveredBefore(Instant cutoff) {
+        return pool.preparedQuery("delete from notification_outbox where delivered_at < $1")
+                .execute(Tuple.of(cutoff.atOffset(ZoneOffset.UTC))).map(rows -> rows.rowCount());
     }
 
     @Scheduled(every = "${tokenvault.notify.poll-interval:5s}", delayed = "3s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)

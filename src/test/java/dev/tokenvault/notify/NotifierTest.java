@@ -144,4 +144,24 @@ class NotifierTest {
         assertThat(attempts).extracting(Delivery::eventId).containsOnly(attempts.get(0).eventId());
         assertThat(notifyFailures()).isEqualTo(failuresBefore + 2);
     }
+
+    @Test
+    void deliveredNotificationsAreDeletedAfterTheirRetentionAndPendingOnesNever() throws Exception {
+        dev.tokenvault.testing.Db.update("insert into notification_outbox (id, event, app, portal_id, at, "
+                + "next_attempt_at, delivered_at) values "
+                + "(gen_random_uuid(), 'connection.installed', 'default', 9801, now() - interval '9 days', now() - interval '9 days', now() - interval '8 days'), "
+                + "(gen_random_uuid(), 'connection.installed', 'default', 9801, now() - interval '2 days', now() - interval '2 days', now() - interval '1 day'), "
+                + "(gen_random_uuid(), 'connection.revoked', 'default', 9801, now() - interval '30 days', now() + interval '1 day', null)");
+        try {
+            int deleted = notifier.purgeDeliveredBefore(java.time.Instant.now().minus(Duration.ofDays(7)))
+                    .await().indefinitely();
+            assertThat(deleted).isGreaterThanOrEqualTo(1);
+            assertThat(dev.tokenvault.testing.Db.count("select count(*) from notification_outbox where portal_id = 9801 "
+                    + "and delivered_at < now() - interval '7 days'")).isZero();
+            assertThat(dev.tokenvault.testing.Db.count("select count(*) from notification_outbox where portal_id = 9801"))
+                    .isEqualTo(2); // the recent delivered one and the pending one
+        } finally {
+            dev.tokenvault.testing.Db.update("delete from notification_outbox where portal_id = 9801");
+        }
+    }
 }
