@@ -4,20 +4,24 @@ import java.time.Duration;
 import java.time.Instant;
 import java.time.InstantSource;
 import java.time.OffsetDateTime;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.UUID;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 
 import jakarta.enterprise.context.ApplicationScoped;
+import jakarta.enterprise.event.Observes;
 
 import org.jboss.logging.Logger;
 
 import dev.tokenvault.connection.ConnectionRepository.DataKeyRow;
 import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.web.Redacted;
+import io.quarkus.runtime.ShutdownEvent;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
+import io.vertx.core.Vertx;
 import io.vertx.mutiny.sqlclient.Pool;
 import io.vertx.mutiny.sqlclient.Row;
 import io.vertx.mutiny.sqlclient.Tuple;
@@ -35,8 +39,11 @@ public class RewrapService {
     private static final Logger LOG = Logger.getLogger(RewrapService.class);
     static final int PAGE = 200;
     static final int CONCURRENCY = 8;
-    /** A running run whose heartbeat is older than this is considered stopped and may be taken over. */
+    /** A running run whose heartbeat (database time) is older than this is considered stopped and may be taken over. */
     static final Duration STALE = Duration.ofMinutes(2);
+    private static final String STALE_SQL = "interval '2 minutes'";
+    /** How often a running run records its progress; well below {@link #STALE}. */
+    static final Duration HEARTBEAT = Duration.ofSeconds(20);
     private static final String COLUMNS = "state, owner, target_key_version, total, rewrapped, remaining, started_at, "
             + "heartbeat_at, finished_at, error";
 
@@ -44,32 +51,37 @@ public class RewrapService {
     private final CryptoService crypto;
     private final InstantSource clock;
     private final Pool pool;
-    private final String owner = System.getenv().getOrDefault("HOSTNAME", "local") + "-"
+    private final Vertx vertx;
+    private final String replica = System.getenv().getOrDefault("HOSTNAME", "local") + "-"
             + UUID.randomUUID().toString().substring(0, 8);
+    /** The run this replica is going through, if any. */
+    private final AtomicReference<String> current = new AtomicReference<>();
 
-    RewrapService(ConnectionRepository repository, CryptoService crypto, InstantSource clock, Pool pool) {
+    RewrapService(ConnectionRepository repository, CryptoService crypto, InstantSource clock, Pool pool, Vertx vertx) {
         this.repository = repository;
         this.crypto = crypto;
         this.clock = clock;
         this.pool = pool;
+        this.vertx = vertx;
     }
 
     /** The deployment's current or last run ({@code idle} when there never was one). */
     public Uni<RewrapProgress> progress() {
-        return pool.query("select " + COLUMNS + " from rewrap_run where id = 1").execute().map(rows -> {
-            if (rows.size() == 0) {
-                return RewrapProgress.idle();
-            }
-            Row r = rows.iterator().next();
-            RewrapProgress p = new RewrapProgress(r.getString("state"), r.getString("target_key_version"),
-                    r.getLong("total"), r.getLong("rewrapped"), r.getLong("remaining"), instant(r, "started_at"),
-                    instant(r, "finished_at"), r.getString("error"));
-            if ("running".equals(p.state()) && stale(instant(r, "heartbeat_at"))) {
-                return p.failed(null, "the run made no progress for " + STALE.toMinutes()
-                        + " minutes: the replica running it stopped; start it again");
-            }
-            return p;
-        });
+        return pool.query("select " + COLUMNS + ", heartbeat_at < now() - " + STALE_SQL + " as stale "
+                + "from rewrap_run where id = 1").execute().map(rows -> {
+                    if (rows.size() == 0) {
+                        return RewrapProgress.idle();
+                    }
+                    Row r = rows.iterator().next();
+                    RewrapProgress p = new RewrapProgress(r.getString("state"), r.getString("target_key_version"),
+                            r.getLong("total"), r.getLong("rewrapped"), r.getLong("remaining"),
+                            instant(r, "started_at"), instant(r, "finished_at"), r.getString("error"));
+                    if ("running".equals(p.state()) && Boolean.TRUE.equals(r.getBoolean("stale"))) {
+                        return p.failed(null, "the run made no progress for " + STALE.toMinutes()
+                                + " minutes: the replica running it stopped; start it again");
+                    }
+                    return p;
+                });
     }
 
     /** The background job: starts a run when some data key is not at the newest key version. */
@@ -96,103 +108,131 @@ public class RewrapService {
      * started (or failed to).
      */
     public Uni<RewrapProgress> start() {
-        Instant now = clock.instant();
+        String run = replica + "/" + UUID.randomUUID().toString().substring(0, 8); // one id per claim, not per replica
         return pool.preparedQuery("insert into rewrap_run (id, state, owner, started_at, heartbeat_at, rewrapped) "
-                + "values (1, 'running', $1, $2, $2, 0) on conflict (id) do update set state = 'running', owner = $1, "
-                + "started_at = $2, heartbeat_at = $2, rewrapped = 0, target_key_version = null, total = null, "
-                + "remaining = null, finished_at = null, error = null "
-                + "where rewrap_run.state <> 'running' or rewrap_run.heartbeat_at < $3")
-                .execute(Tuple.of(owner, at(now), at(now.minus(STALE))))
-                .chain(claimed -> claimed.rowCount() == 0 ? progress() : begin(now));
+                + "values (1, 'running', $1, now(), now(), 0) on conflict (id) do update set state = 'running', "
+                + "owner = $1, started_at = now(), heartbeat_at = now(), rewrapped = 0, target_key_version = null, "
+                + "total = null, remaining = null, finished_at = null, error = null "
+                + "where rewrap_run.state <> 'running' or rewrap_run.heartbeat_at < now() - " + STALE_SQL)
+                .execute(Tuple.of(run))
+                .chain(claimed -> claimed.rowCount() == 0 ? progress() : begin(run));
     }
 
-    private Uni<RewrapProgress> begin(Instant startedAt) {
+    private Uni<RewrapProgress> begin(String run) {
         return crypto.currentKeyVersion()
                 .chain(target -> repository.countDataKeysNotAt(target).chain(total -> pool
                         .preparedQuery("update rewrap_run set target_key_version = $2, total = $3, remaining = $3, "
-                                + "heartbeat_at = $4 where id = 1 and owner = $1")
-                        .execute(Tuple.of(owner, target, total, at(clock.instant())))
-                        .map(ignored -> {
-                            run(target, total);
-                            return new RewrapProgress("running", target, total, 0L, total, startedAt, null, null);
+                                + "heartbeat_at = now() where id = 1 and owner = $1 and state = 'running'")
+                        .execute(Tuple.of(run, target, total))
+                        .chain(updated -> {
+                            if (updated.rowCount() == 1) {
+                                current.set(run);
+                                run(run, target, total);
+                            }
+                            return progress();
                         })))
                 .onFailure().recoverWithUni(e -> {
                     LOG.errorf("rewrap could not start: %s", Redacted.describe(e));
-                    return finish("failed", null, Redacted.describe(e)).chain(this::progress)
-                            .onFailure().recoverWithItem(RewrapProgress.idle().failed(clock.instant(),
-                                    Redacted.describe(e)));
+                    return finish(run, "failed", null, Redacted.describe(e), null).chain(ignored -> progress())
+                            .onFailure().recoverWithItem(new RewrapProgress("failed", null, null, 0L, null,
+                                    clock.instant(), clock.instant(), Redacted.describe(e)));
                 });
     }
 
-    /** Runs the rewrap to completion in the background. */
-    private void run(String target, long total) {
+    /**
+     * Runs the rewrap to completion in the background. A timer moves the heartbeat every {@link #HEARTBEAT} with the
+     * count so far, so that a slow key service does not make a live run look stopped; when the row is no longer this
+     * run's, the timer sees it and the run stops after the page in progress.
+     */
+    private void run(String run, String target, long total) {
         AtomicLong done = new AtomicLong();
-        page(target, 0L, total, done)
-                .chain(() -> repository.countDataKeysNotAt(target))
-                .chain(remaining -> finish("done", remaining, null))
+        AtomicBoolean lost = new AtomicBoolean();
+        long timer = vertx.setPeriodic(HEARTBEAT.toMillis(), id -> heartbeat(run, total, done.get())
+                .subscribe().with(ours -> {
+                    if (!ours) {
+                        lost.set(true);
+                    }
+                }, e -> LOG.debugf("rewrap heartbeat failed: %s", Redacted.describe(e))));
+        pages(target, done, lost, false)
+                .chain(() -> pages(target, done, lost, true))
+                .chain(() -> lost.get() ? Uni.createFrom().item(0L) : repository.countDataKeysNotAt(target))
+                .chain(remaining -> lost.get() ? Uni.createFrom().item(false)
+                        : finish(run, "done", remaining, null, done.get()))
+                .eventually(() -> {
+                    vertx.cancelTimer(timer);
+                    current.compareAndSet(run, null);
+                })
                 .subscribe().with(
-                        ignored -> LOG.infof("rewrap to key version %s done: %d keys rewrapped", target, done.get()),
-                        e -> {
-                            if (e instanceof LostRun) {
-                                LOG.warnf("rewrap to key version %s: another replica took the run over", target);
-                                return;
+                        finished -> {
+                            if (finished) {
+                                LOG.infof("rewrap to key version %s done: %d keys rewrapped", target, done.get());
+                            } else {
+                                LOG.warnf("rewrap to key version %s stopped after %d keys: the run is no longer "
+                                        + "this replica's", target, done.get());
                             }
+                        },
+                        e -> {
                             LOG.errorf("rewrap to key version %s failed: %s", target, Redacted.describe(e));
-                            finish("failed", null, Redacted.describe(e)).subscribe().with(x -> {
+                            finish(run, "failed", null, Redacted.describe(e), done.get()).subscribe().with(x -> {
                             }, x -> LOG.warnf("rewrap failure could not be recorded: %s", Redacted.describe(x)));
                         });
     }
 
-    /** This replica's run was taken over (its heartbeat went stale): stop. */
-    private static final class LostRun extends RuntimeException {
-        LostRun() {
-            super("rewrap run taken over by another replica", null, false, false);
+    /** Records progress; false when the row is no longer this run's. */
+    private Uni<Boolean> heartbeat(String run, long total, long done) {
+        return pool.preparedQuery("update rewrap_run set rewrapped = $2, remaining = $3, heartbeat_at = now() "
+                + "where id = 1 and owner = $1 and state = 'running'")
+                .execute(Tuple.of(run, done, Math.max(0, total - done)))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    /** Ends the run with this state, if it is still this run's; says whether it was. */
+    private Uni<Boolean> finish(String run, String state, Long remaining, String error, Long rewrapped) {
+        return pool.preparedQuery("update rewrap_run set state = $2, remaining = coalesce($3, remaining), "
+                + "rewrapped = coalesce($5, rewrapped), error = $4, finished_at = now(), heartbeat_at = now() "
+                + "where id = 1 and owner = $1 and state = 'running'")
+                .execute(Tuple.of(run, state, remaining, error, rewrapped))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    /**
+     * A run this replica is going through when it shuts down is marked failed at once, so that the next replica's
+     * check (a minute after its start) takes it up instead of waiting for the heartbeat to go stale.
+     */
+    void onStop(@Observes ShutdownEvent event) {
+        String run = current.get();
+        if (run != null) {
+            try {
+                finish(run, "failed", null, "the replica running it shut down", null).await().atMost(Duration.ofSeconds(3));
+            } catch (RuntimeException e) {
+                LOG.warnf("could not record the interrupted rewrap run: %s", Redacted.describe(e));
+            }
         }
     }
 
-    /** Records progress (and that this replica is alive); fails with {@link LostRun} when the run is not ours. */
-    private Uni<Void> heartbeat(long total, long done) {
-        return pool.preparedQuery("update rewrap_run set rewrapped = $2, remaining = $3, heartbeat_at = $4 "
-                + "where id = 1 and owner = $1 and state = 'running'")
-                .execute(Tuple.of(owner, done, Math.max(0, total - done), at(clock.instant())))
-                .map(rows -> {
-                    if (rows.rowCount() == 0) {
-                        throw new LostRun();
-                    }
-                    return null;
-                });
-    }
-
-    private Uni<Void> finish(String state, Long remaining, String error) {
-        return pool.preparedQuery("update rewrap_run set state = $2, remaining = coalesce($3, remaining), "
-                + "error = $4, finished_at = $5, heartbeat_at = $5 where id = 1 and owner = $1 and state = 'running'")
-                .execute(Tuple.of(owner, state, remaining, error, at(clock.instant()))).replaceWithVoid();
-    }
-
-    /** Connections' data keys first, then those of pending revocations. */
-    private Uni<Void> page(String target, long afterId, long total, AtomicLong done) {
-        return repository.dataKeysNotAt(target, afterId, PAGE).chain(rows -> {
-            if (rows.isEmpty()) {
-                return pendingPage(target, 0L, total, done);
-            }
-            long last = rows.get(rows.size() - 1).id();
-            return rewrapAll(rows, done, (row, to) -> repository.replaceDataKey(row.id(), row.wrapped(), to,
-                    clock.instant()))
-                    .chain(() -> heartbeat(total, done.get()))
-                    .chain(() -> page(target, last, total, done));
-        });
-    }
-
-    private Uni<Void> pendingPage(String target, long afterId, long total, AtomicLong done) {
-        return repository.pendingKeysNotAt(target, afterId, PAGE).chain(rows -> {
-            if (rows.isEmpty()) {
-                return Uni.createFrom().voidItem();
-            }
-            long last = rows.get(rows.size() - 1).id();
-            return rewrapAll(rows, done, (row, to) -> repository.replacePendingKey(row.id(), row.wrapped(), to))
-                    .chain(() -> heartbeat(total, done.get()))
-                    .chain(() -> pendingPage(target, last, total, done));
-        });
+    /**
+     * Every page of keys behind the target, connections' data keys first ({@code pending}: those of pending
+     * revocations), one page after another without recursion, until none is left or the run was lost.
+     */
+    private Uni<Void> pages(String target, AtomicLong done, AtomicBoolean lost, boolean pending) {
+        AtomicLong after = new AtomicLong();
+        return Multi.createBy().repeating()
+                .uni(() -> lost.get() ? Uni.createFrom().item(0)
+                        : (pending ? repository.pendingKeysNotAt(target, after.get(), PAGE)
+                                : repository.dataKeysNotAt(target, after.get(), PAGE))
+                                .chain(rows -> {
+                                    if (rows.isEmpty()) {
+                                        return Uni.createFrom().item(0);
+                                    }
+                                    after.set(rows.get(rows.size() - 1).id());
+                                    return rewrapAll(rows, done, pending
+                                            ? (row, to) -> repository.replacePendingKey(row.id(), row.wrapped(), to)
+                                            : (row, to) -> repository.replaceDataKey(row.id(), row.wrapped(), to,
+                                                    clock.instant()))
+                                            .replaceWith(rows.size());
+                                }))
+                .until(n -> n == 0)
+                .collect().last().replaceWithVoid();
     }
 
     private Uni<Void> rewrapAll(List<DataKeyRow> rows, AtomicLong done,
@@ -208,14 +248,6 @@ public class RewrapService {
                                 })))
                 .merge(CONCURRENCY)
                 .collect().last().replaceWithVoid();
-    }
-
-    private boolean stale(Instant heartbeat) {
-        return heartbeat == null || heartbeat.isBefore(clock.instant().minus(STALE));
-    }
-
-    private static OffsetDateTime at(Instant instant) {
-        return instant.atOffset(ZoneOffset.UTC);
     }
 
     private static Instant instant(Row r, String column) {
