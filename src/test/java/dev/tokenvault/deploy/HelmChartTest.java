@@ -363,7 +363,8 @@ class HelmChartTest {
         Container container = rendered.container();
 
         assertThat(container.getImage()).isEqualTo("tokenvault/tokenvault-native:0.1.0");
-        assertThat(rendered.config()).doesNotContainKeys("JAVA_MAX_MEM_RATIO", "GC_CONTAINER_OPTIONS", "MALLOC_ARENA_MAX");
+        assertThat(rendered.config()).doesNotContainKeys("JAVA_MAX_MEM_RATIO", "GC_CONTAINER_OPTIONS", "MALLOC_ARENA_MAX",
+                "MP_JWT_VERIFY_AUDIENCES");
         assertThat(pod.getSecurityContext().getRunAsNonRoot()).isTrue();
         assertThat(pod.getSecurityContext().getRunAsUser()).isEqualTo(1001L);
         assertThat(pod.getSecurityContext().getSeccompProfile().getType()).isEqualTo("RuntimeDefault");
@@ -535,6 +536,7 @@ class HelmChartTest {
                 jwt:
                   publicKeyLocation: https://idp.example.com/.well-known/jwks.json
                   issuer: https://idp.example.com
+                  audiences: tokenvault
                 database:
                   host: pg.db.svc
                   port: 6432
@@ -565,6 +567,7 @@ class HelmChartTest {
         assertThat(config).containsEntry("TOKENVAULT_PUBLIC_BASE_URL", "https://tokenvault.example.com")
                 .containsEntry("MP_JWT_VERIFY_PUBLICKEY_LOCATION", "https://idp.example.com/.well-known/jwks.json")
                 .containsEntry("MP_JWT_VERIFY_ISSUER", "https://idp.example.com")
+                .containsEntry("MP_JWT_VERIFY_AUDIENCES", "tokenvault")
                 .containsEntry("QUARKUS_DATASOURCE_REACTIVE_URL", "postgresql://pg.db.svc:6432/tokenvault")
                 .containsEntry("QUARKUS_DATASOURCE_JDBC_URL", "jdbc:postgresql://pg.db.svc:6432/tokenvault")
                 .containsEntry("QUARKUS_VAULT_TLS_CA_CERT", "/etc/tokenvault/vault-ca/ca.crt")
