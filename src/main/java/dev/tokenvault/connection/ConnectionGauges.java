@@ -55,6 +55,12 @@ class ConnectionGauges {
                             metrics.connections(byStatus, due.iterator().next().getLong(0));
                             return null;
                         }))
+                .chain(() -> pool.query("select (select count(*) from notification_outbox where delivered_at is null), "
+                        + "(select count(*) from pending_revocation)").execute()
+                        .invoke(rows -> {
+                            var r = rows.iterator().next();
+                            metrics.backlogs(r.getLong(0), r.getLong(1));
+                        }))
                 .chain(() -> repository.countDataKeysByVersion())
                 .chain(byVersion -> crypto.currentKeyVersion().onFailure().recoverWithNull().map(current -> {
                     Map<String, Long> all = new TreeMap<>(byVersion);

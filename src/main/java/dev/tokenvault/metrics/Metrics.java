@@ -38,6 +38,8 @@ public class Metrics {
     private final Counter auditDropped;
     private final Map<String, AtomicLong> connections = new ConcurrentHashMap<>();
     private final AtomicLong due = new AtomicLong();
+    private final AtomicLong notificationsPending = new AtomicLong();
+    private final AtomicLong revocationsPending = new AtomicLong();
     private final MultiGauge dataKeys;
     private final AtomicInteger auditPending = new AtomicInteger();
 
@@ -60,6 +62,11 @@ public class Metrics {
             registry.gauge("tokenvault_connections", Tags.of("status", status), value, AtomicLong::doubleValue);
         }
         registry.gauge("tokenvault_connections_due", Tags.empty(), due, AtomicLong::doubleValue);
+        Gauge.builder("tokenvault_notifications_pending", notificationsPending, AtomicLong::doubleValue)
+                .description("Outgoing notifications not delivered yet (outbox)").register(registry);
+        Gauge.builder("tokenvault_revocations_pending", revocationsPending, AtomicLong::doubleValue)
+                .description("Refresh tokens of erased connections whose revocation at HubSpot is still pending")
+                .register(registry);
         Gauge.builder("tokenvault_audit_pending", auditPending, AtomicInteger::doubleValue)
                 .description("Audit events queued, not yet written").register(registry);
         dataKeys = MultiGauge.builder("tokenvault_data_keys")
@@ -100,6 +107,12 @@ public class Metrics {
     public void connections(Map<String, Long> byStatus, long dueWithinLeadTime) {
         STATUSES.forEach(s -> connections.get(s).set(byStatus.getOrDefault(s, 0L)));
         due.set(dueWithinLeadTime);
+    }
+
+    /** Sets the outbox and pending-revocation gauges from a fresh count. */
+    public void backlogs(long notifications, long revocations) {
+        notificationsPending.set(notifications);
+        revocationsPending.set(revocations);
     }
 
     /** Sets the data-key gauge from a fresh count by key version. */

@@ -135,7 +135,9 @@ class AuditLogTest {
                 .body(containsString("tokenvault_notify_failures_total"))
                 .body(containsString("tokenvault_connections{status=\"active\"}"))
                 .body(containsString("tokenvault_connections{status=\"needs_reauth\"}"))
-                .body(containsString("tokenvault_connections_due"));
+                .body(containsString("tokenvault_connections_due"))
+                .body(containsString("tokenvault_notifications_pending"))
+                .body(containsString("tokenvault_revocations_pending"));
         // the data-key gauge is computed by a query that starts with the application: it appears once that answers
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("tokenvault_data_keys{key_version=\"k")));

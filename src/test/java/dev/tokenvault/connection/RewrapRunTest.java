@@ -60,8 +60,11 @@ class RewrapRunTest {
                 + "now() + interval '1 day')");
         try {
             gauges.update().await().indefinitely();
-            given().get("/q/metrics").then().statusCode(200)
-                    .body(containsString("tokenvault_data_keys{key_version=\"k-retiring\"} 1.0"));
+            String metrics = given().get("/q/metrics").then().statusCode(200)
+                    .body(containsString("tokenvault_data_keys{key_version=\"k-retiring\"} 1.0")).extract().asString();
+            double pending = metrics.lines().filter(l -> l.startsWith("tokenvault_revocations_pending "))
+                    .mapToDouble(l -> Double.parseDouble(l.substring(l.indexOf(' ') + 1))).findFirst().orElse(-1);
+            assertThat(pending).isGreaterThanOrEqualTo(1); // this one, and any other test's still pending
         } finally {
             Db.update("delete from pending_revocation where portal_id = 9701");
             gauges.update().await().indefinitely();
