@@ -47,12 +47,15 @@ class ConnectionGauges {
     Uni<Void> update() {
         var horizon = clock.instant().plus(config.refresh().leadTime()).atOffset(ZoneOffset.UTC);
         return pool.query("select status, count(*) from connection group by status").execute()
-                .chain(statuses -> pool.preparedQuery("select count(*) from connection where status = 'active' "
-                        + "and auth_type = 'oauth' and next_refresh_at <= $1").execute(Tuple.of(horizon))
+                .chain(statuses -> pool.preparedQuery("select count(*) filter (where next_refresh_at <= $1), "
+                        + "count(*) filter (where access_expires_at <= $2) from connection "
+                        + "where status = 'active' and auth_type = 'oauth'")
+                        .execute(Tuple.of(horizon, clock.instant().atOffset(ZoneOffset.UTC)))
                         .map(due -> {
                             Map<String, Long> byStatus = new TreeMap<>();
                             statuses.forEach(r -> byStatus.put(r.getString(0), r.getLong(1)));
-                            metrics.connections(byStatus, due.iterator().next().getLong(0));
+                            var counts = due.iterator().next();
+                            metrics.connections(byStatus, counts.getLong(0), counts.getLong(1));
                             return null;
                         }))
                 .chain(() -> pool.query("select (select count(*) from notification_outbox where delivered_at is null), "

@@ -39,6 +39,7 @@ public class Metrics {
     private final Map<String, AtomicLong> connections = new ConcurrentHashMap<>();
     private final AtomicLong due = new AtomicLong();
     private final AtomicLong notificationsPending = new AtomicLong();
+    private final AtomicLong expired = new AtomicLong();
     private final AtomicLong revocationsPending = new AtomicLong();
     private final MultiGauge dataKeys;
     private final AtomicInteger auditPending = new AtomicInteger();
@@ -62,6 +63,10 @@ public class Metrics {
             registry.gauge("tokenvault_connections", Tags.of("status", status), value, AtomicLong::doubleValue);
         }
         registry.gauge("tokenvault_connections_due", Tags.empty(), due, AtomicLong::doubleValue);
+        Gauge.builder("tokenvault_connections_expired", expired, AtomicLong::doubleValue)
+                .description("Active OAuth connections whose access token has expired: the proactive refresh did not "
+                        + "happen in time (a hand-out then refreshes first)")
+                .register(registry);
         Gauge.builder("tokenvault_notifications_pending", notificationsPending, AtomicLong::doubleValue)
                 .description("Outgoing notifications not delivered yet (outbox)").register(registry);
         Gauge.builder("tokenvault_revocations_pending", revocationsPending, AtomicLong::doubleValue)
@@ -104,7 +109,8 @@ public class Metrics {
     }
 
     /** Sets the connection gauges from a fresh count. */
-    public void connections(Map<String, Long> byStatus, long dueWithinLeadTime) {
+    public void connections(Map<String, Long> byStatus, long dueWithinLeadTime, long expiredAccessTokens) {
+        expired.set(expiredAccessTokens);
         STATUSES.forEach(s -> connections.get(s).set(byStatus.getOrDefault(s, 0L)));
         due.set(dueWithinLeadTime);
     }
