@@ -47,7 +47,7 @@ public class AuditLog {
     private final ConcurrentLinkedQueue<AuditEvent> queue = new ConcurrentLinkedQueue<>();
     private final AtomicInteger size;
     private final int maxBacklog;
-    /** The flush in progress, if any: a new flush waits for it, so "flushed" always means written. */
+    /** The flush in progress, if any: a new flush waits for it, so a completed flush has written or re-queued all. */
     private final java.util.concurrent.atomic.AtomicReference<java.util.concurrent.CompletableFuture<Void>> inFlight = new java.util.concurrent.atomic.AtomicReference<>();
     private final AtomicBoolean backlogWarned = new AtomicBoolean();
     private volatile boolean lastWriteFailed;
@@ -77,7 +77,8 @@ public class AuditLog {
     }
 
     /**
-     * For events that anyone can cause without being authorised (refused webhooks, failed installs): queued while the
+     * For events that anyone can cause without being authorised (refused webhooks, failed installs, hand-out requests
+     * with bad parameters): queued while the
      * backlog has room; above it they are counted in {@code tokenvault_audit_dropped_total} and not queued, so a flood
      * during a database outage cannot exhaust memory.
      */

@@ -65,7 +65,6 @@ public class TokenResource {
         long portalId;
         int minValidity;
         try {
-            audit.requireAccepting(); // before anything that would be audited
             portalId = Params.portalId(portalIdRaw);
             minValidity = Params.intInRange("minValidity", minValidityRaw, 0, 3600, 60);
             caller = authorizer.requireRead(portalId);
@@ -78,8 +77,11 @@ public class TokenResource {
                 default -> "invalid";
             };
             metrics.handedOut(outcome);
-            if (e.status() == 400 || e.status() == 404) { // refusals are audited by the authorizer; 503: audit full
-                audit.record(authorizer.caller().sub(), app, null, "token.handout", outcome, e.getMessage());
+            // refusals and the 503 of a full audit backlog come from the authorizer, which audits refusals itself;
+            // bad input may come before it, so it is queued only while the backlog has room (counted otherwise)
+            if (e.status() == 400 || e.status() == 404) {
+                audit.recordIfAccepting(authorizer.caller().sub(), app, null, "token.handout", outcome,
+                        e.getMessage());
             }
             throw e;
         }

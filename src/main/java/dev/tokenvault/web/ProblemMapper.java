@@ -167,9 +167,9 @@ public class ProblemMapper {
         return title.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-");
     }
 
-    /** The decoded path is whatever the caller sent: no control characters (forged log lines) in logs. */
-    static String logSafe(String path) {
-        return path == null ? null : CONTROL.matcher(path).replaceAll("?");
+    /** Paths and messages carry whatever the caller sent: no control characters (forged log lines) in logs. */
+    static String logSafe(String text) {
+        return text == null ? null : CONTROL.matcher(text).replaceAll("?");
     }
 
     private static final java.util.regex.Pattern CONTROL = java.util.regex.Pattern.compile("\\p{Cntrl}");

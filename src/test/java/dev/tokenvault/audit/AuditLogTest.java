@@ -73,7 +73,12 @@ class AuditLogTest {
                         .contentType("application/problem+json").header("Retry-After", "5")
                         .body("detail", containsString("audit trail"));
             }
-            given().auth().oauth2(admin).get(path + "/token?minValidity=bad").then().statusCode(503);
+            double droppedBefore = registry.get("tokenvault_audit_dropped_total").counter().count();
+            int pendingBefore = audit.pending();
+            // bad input is answered (nothing is handed out) and its audit event counted instead of queued
+            given().auth().oauth2(admin).get(path + "/token?minValidity=bad").then().statusCode(400);
+            assertThat(audit.pending()).isEqualTo(pendingBefore);
+            assertThat(registry.get("tokenvault_audit_dropped_total").counter().count()).isEqualTo(droppedBefore + 1);
             given().auth().oauth2(admin).get("/v1/whoami").then().statusCode(200); // not audited, still served
             double dropped = registry.get("tokenvault_audit_dropped_total").counter().count();
             int pending = audit.pending();
