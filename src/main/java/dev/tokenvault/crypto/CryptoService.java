@@ -7,8 +7,8 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.inject.Inject;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 
+import dev.tokenvault.config.Caches;
 import dev.tokenvault.config.TokenVaultConfig;
 import io.smallrye.mutiny.Uni;
 
@@ -21,6 +21,7 @@ import io.smallrye.mutiny.Uni;
 public class CryptoService {
 
     private final KeyEncryptionProvider provider;
+    private final Envelope envelope = new Envelope();
     /** Null when caching is disabled ({@code tokenvault.crypto.data-key-cache-size=0}). */
     private final Cache<String, byte[]> openedKeys;
 
@@ -32,12 +33,12 @@ public class CryptoService {
     CryptoService(KeyEncryptionProvider provider, int cacheSize, Duration cacheTtl) {
         this.provider = provider;
         this.openedKeys = cacheSize <= 0 ? null
-                : Caffeine.newBuilder().maximumSize(cacheSize).expireAfterWrite(cacheTtl).build();
+                : Caches.expireAfterWrite(cacheSize, cacheTtl);
     }
 
     /** A new data key for a new connection, wrapped by the key-encryption provider. */
     public Uni<DataKey> newDataKey() {
-        byte[] key = Envelope.newKey();
+        byte[] key = envelope.newKey();
         return provider.wrap(key).map(wrapped -> {
             remember(wrapped, key);
             return new DataKey(key, wrapped);
@@ -66,7 +67,7 @@ public class CryptoService {
     }
 
     public byte[] seal(DataKey key, String app, long portalId, SecretField field, String plaintext) {
-        return Envelope.seal(key.key(), plaintext.getBytes(StandardCharsets.UTF_8), field.aad(app, portalId));
+        return envelope.seal(key.key(), plaintext.getBytes(StandardCharsets.UTF_8), field.aad(app, portalId));
     }
 
     /**

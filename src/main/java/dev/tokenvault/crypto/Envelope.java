@@ -13,7 +13,9 @@ import javax.crypto.spec.SecretKeySpec;
  * AES-256-GCM sealing, the one primitive behind data ciphertexts and local key wrapping.
  * <p>
  * Format: {@code 0x01 || nonce (12 bytes) || ciphertext || tag (16 bytes)}. The leading byte names the format so
- * a later one can be introduced without guessing. Pure, thread-safe, no state.
+ * a later one can be introduced without guessing. Thread-safe; its only state is its random source, an instance
+ * field created at run time (a native image must never carry a seeded {@link SecureRandom} in its heap, so no class
+ * of the production build holds one in static state; see docs/architecture.md, "Native image").
  */
 public final class Envelope {
 
@@ -21,22 +23,19 @@ public final class Envelope {
     static final int KEY_BYTES = 32;
     private static final int NONCE_BYTES = 12;
     private static final int TAG_BITS = 128;
-    private static final SecureRandom RANDOM = new SecureRandom();
-
-    private Envelope() {
-    }
+    private final SecureRandom random = new SecureRandom();
 
     /** A fresh random 256-bit key. */
-    public static byte[] newKey() {
+    public byte[] newKey() {
         byte[] key = new byte[KEY_BYTES];
-        RANDOM.nextBytes(key);
+        random.nextBytes(key);
         return key;
     }
 
-    public static byte[] seal(byte[] key, byte[] plaintext, byte[] aad) {
+    public byte[] seal(byte[] key, byte[] plaintext, byte[] aad) {
         requireKey(key);
         byte[] nonce = new byte[NONCE_BYTES];
-        RANDOM.nextBytes(nonce);
+        random.nextBytes(nonce);
         try {
             Cipher cipher = Cipher.getInstance("AES/GCM/NoPadding");
             cipher.init(Cipher.ENCRYPT_MODE, new SecretKeySpec(key, "AES"), new GCMParameterSpec(TAG_BITS, nonce));

@@ -33,6 +33,7 @@ final class LocalKeyProvider implements KeyEncryptionProvider {
     private static final String PREFIX = "local:";
     private static final byte[] AAD = "tokenvault/dek".getBytes(StandardCharsets.US_ASCII);
 
+    private final Envelope envelope = new Envelope();
     private final String currentId;
     private final Map<String, byte[]> keys = new LinkedHashMap<>();
 
@@ -84,7 +85,7 @@ final class LocalKeyProvider implements KeyEncryptionProvider {
     }
 
     private WrappedKey wrapNow(byte[] dataKey) {
-        byte[] sealed = Envelope.seal(keys.get(currentId), dataKey, AAD);
+        byte[] sealed = envelope.seal(keys.get(currentId), dataKey, AAD);
         return new WrappedKey(PREFIX + currentId + ":" + Base64.getEncoder().encodeToString(sealed), currentId);
     }
 
@@ -115,11 +116,11 @@ final class LocalKeyProvider implements KeyEncryptionProvider {
         }
     }
 
-    private static void generate(Path keyFile) {
+    private void generate(Path keyFile) {
         try {
             Path parent = keyFile.toAbsolutePath().getParent();
             Files.createDirectories(parent);
-            String line = Base64.getEncoder().encodeToString(Envelope.newKey()) + "\n";
+            String line = Base64.getEncoder().encodeToString(envelope.newKey()) + "\n";
             if (posix()) {
                 Files.createFile(keyFile, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
                 Files.writeString(keyFile, line, StandardOpenOption.TRUNCATE_EXISTING);

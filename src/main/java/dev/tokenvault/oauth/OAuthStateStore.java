@@ -27,7 +27,6 @@ import io.vertx.mutiny.sqlclient.Tuple;
 class OAuthStateStore {
 
     static final Duration LIFETIME = Duration.ofMinutes(10);
-    private static final SecureRandom RANDOM = new SecureRandom();
 
     /** A new state and the browser binding to put in the cookie. */
     record Issued(String state, String browserBinding) {
@@ -50,6 +49,8 @@ class OAuthStateStore {
 
     private final Pool pool;
     private final InstantSource clock;
+    /** Created with the bean at run time: a native image never carries a seeded random source in its heap. */
+    private final SecureRandom random = new SecureRandom();
 
     OAuthStateStore(Pool pool, InstantSource clock) {
         this.pool = pool;
@@ -100,9 +101,9 @@ class OAuthStateStore {
                 .execute(Tuple.of(clock.instant().atOffset(ZoneOffset.UTC))).replaceWithVoid();
     }
 
-    private static String random() {
+    private String random() {
         byte[] b = new byte[32];
-        RANDOM.nextBytes(b);
+        random.nextBytes(b);
         return Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 

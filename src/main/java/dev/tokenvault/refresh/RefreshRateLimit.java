@@ -6,7 +6,8 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
+
+import dev.tokenvault.config.Caches;
 
 /**
  * Caps on-demand refreshes of one connection per replica: at most {@link #PER_REPLICA} in any
@@ -19,8 +20,7 @@ final class RefreshRateLimit {
     static final int PER_REPLICA = 10;
     static final Duration WINDOW = Duration.ofSeconds(10);
 
-    private final Cache<String, Deque<Instant>> recent = Caffeine.newBuilder().maximumSize(100_000)
-            .expireAfterAccess(WINDOW.multipliedBy(2)).build();
+    private final Cache<String, Deque<Instant>> recent = Caches.expireAfterAccess(100_000, WINDOW.multipliedBy(2));
 
     /** Records a refresh of {@code key} at {@code now} if the cap allows it. */
     boolean tryAcquire(String key, Instant now) {

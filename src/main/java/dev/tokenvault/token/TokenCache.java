@@ -8,9 +8,9 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 
+import dev.tokenvault.config.Caches;
 import dev.tokenvault.connection.ConnectionChanged;
 
 /**
@@ -33,29 +33,26 @@ class TokenCache {
         }
     }
 
-    private final Cache<Key, Entry> cache = Caffeine.newBuilder()
-            .maximumSize(100_000)
-            .expireAfter(new Expiry<Key, Entry>() {
-                @Override
-                public long expireAfterCreate(Key key, Entry entry, long currentTime) {
-                    if (entry.expiresAt() == null) {
-                        return PRIVATE_APP_TTL.toNanos();
-                    }
-                    long nanos = Duration.between(Instant.now(), entry.expiresAt()).toNanos();
-                    return Math.max(0, nanos);
-                }
+    private final Cache<Key, Entry> cache = Caches.expiring(100_000, new Expiry<Key, Entry>() {
+        @Override
+        public long expireAfterCreate(Key key, Entry entry, long currentTime) {
+            if (entry.expiresAt() == null) {
+                return PRIVATE_APP_TTL.toNanos();
+            }
+            long nanos = Duration.between(Instant.now(), entry.expiresAt()).toNanos();
+            return Math.max(0, nanos);
+        }
 
-                @Override
-                public long expireAfterUpdate(Key key, Entry entry, long currentTime, long currentDuration) {
-                    return expireAfterCreate(key, entry, currentTime);
-                }
+        @Override
+        public long expireAfterUpdate(Key key, Entry entry, long currentTime, long currentDuration) {
+            return expireAfterCreate(key, entry, currentTime);
+        }
 
-                @Override
-                public long expireAfterRead(Key key, Entry entry, long currentTime, long currentDuration) {
-                    return currentDuration;
-                }
-            })
-            .build();
+        @Override
+        public long expireAfterRead(Key key, Entry entry, long currentTime, long currentDuration) {
+            return currentDuration;
+        }
+    });
 
     Entry get(String app, long portalId) {
         return cache.getIfPresent(new Key(app, portalId));

@@ -2,14 +2,15 @@ package dev.tokenvault.web;
 
 import java.time.Duration;
 
+import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.context.RequestScoped;
 
 import org.eclipse.microprofile.jwt.JsonWebToken;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 
 import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.config.Caches;
 import io.quarkus.security.UnauthorizedException;
 
 /**
@@ -22,11 +23,13 @@ public class CallerAuthorizer {
 
     private final JsonWebToken jwt;
     private final AuditLog audit;
+    private final KnownCallers known;
     private Caller caller;
 
-    CallerAuthorizer(JsonWebToken jwt, AuditLog audit) {
+    CallerAuthorizer(JsonWebToken jwt, AuditLog audit, KnownCallers known) {
         this.jwt = jwt;
         this.audit = audit;
+        this.known = known;
     }
 
     /** Every refusal is audited here, the one place that decides. */
@@ -40,8 +43,10 @@ public class CallerAuthorizer {
      * (signature, issuer, expiry) for this request before it is looked up here; the entry only saves re-reading its
      * claims.
      */
-    private static final Cache<String, Caller> CALLERS = Caffeine.newBuilder().maximumSize(10_000)
-            .expireAfterWrite(Duration.ofMinutes(5)).build();
+    @ApplicationScoped
+    static class KnownCallers {
+        final Cache<String, Caller> byRawToken = Caches.expireAfterWrite(10_000, Duration.ofMinutes(5));
+    }
 
     /** The authenticated caller; 401 when the request carries no valid JWT. */
     public Caller caller() {
@@ -50,7 +55,7 @@ public class CallerAuthorizer {
             if (raw == null) {
                 throw new UnauthorizedException();
             }
-            caller = CALLERS.get(raw, r -> {
+            caller = known.byRawToken.get(raw, r -> {
                 String sub = jwt.getSubject() == null ? jwt.getName() : jwt.getSubject();
                 return Caller.of(sub, jwt.getGroups() == null ? java.util.Set.of() : jwt.getGroups(),
                         jwt.getClaim("portals"));

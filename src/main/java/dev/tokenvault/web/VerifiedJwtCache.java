@@ -16,9 +16,9 @@ import jakarta.inject.Inject;
 import org.eclipse.microprofile.jwt.JsonWebToken;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.github.benmanes.caffeine.cache.Expiry;
 
+import dev.tokenvault.config.Caches;
 import dev.tokenvault.config.TokenVaultConfig;
 import io.smallrye.jwt.auth.principal.JWTAuthContextInfo;
 import io.smallrye.jwt.auth.principal.JWTParser;
@@ -58,7 +58,7 @@ public class VerifiedJwtCache implements JWTParser {
         this.clock = clock;
         this.ttl = ttl;
         this.verified = size <= 0 || ttl.isZero() || ttl.isNegative() ? null
-                : Caffeine.newBuilder().maximumSize(size).expireAfter(new Expiry<String, Verified>() {
+                : Caches.expiring(size, new Expiry<String, Verified>() {
                     @Override
                     public long expireAfterCreate(String key, Verified value, long currentTime) {
                         return Math.max(0, Duration.between(clock.instant(), value.until()).toNanos());
@@ -73,7 +73,7 @@ public class VerifiedJwtCache implements JWTParser {
                     public long expireAfterRead(String key, Verified value, long currentTime, long currentDuration) {
                         return currentDuration;
                     }
-                }).build();
+                });
     }
 
     @Override

@@ -25,7 +25,7 @@ class LocalKeyProviderTest {
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
         assertThat(Base64.getDecoder().decode(Files.readString(file).trim())).hasSize(32);
 
-        byte[] dek = Envelope.newKey();
+        byte[] dek = new Envelope().newKey();
         WrappedKey wrapped = provider.wrap(dek).await().indefinitely();
         String version = provider.currentKeyVersion().await().indefinitely();
         assertThat(wrapped.keyVersion()).isEqualTo(version).matches("k[0-9a-f]{8}");
@@ -69,7 +69,7 @@ class LocalKeyProviderTest {
         Path oldFile = keyFile("old.key", "rw-------");
         Path newFile = keyFile("new.key", "rw-------");
         LocalKeyProvider before = new LocalKeyProvider(oldFile, Optional.empty(), false, true);
-        byte[] dek = Envelope.newKey();
+        byte[] dek = new Envelope().newKey();
         WrappedKey old = before.wrap(dek).await().indefinitely();
 
         LocalKeyProvider withoutPrevious = new LocalKeyProvider(newFile, Optional.empty(), false, true);
@@ -87,7 +87,7 @@ class LocalKeyProviderTest {
 
     private Path keyFile(String name, String perms) throws Exception {
         Path file = dir.resolve(name);
-        Files.writeString(file, Base64.getEncoder().encodeToString(Envelope.newKey()) + "\n");
+        Files.writeString(file, Base64.getEncoder().encodeToString(new Envelope().newKey()) + "\n");
         Files.setPosixFilePermissions(file, PosixFilePermissions.fromString(perms));
         return file;
     }

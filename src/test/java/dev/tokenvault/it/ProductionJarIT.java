@@ -58,6 +58,23 @@ class ProductionJarIT {
         }
     }
 
+    /** Dev-only code (src/dev: embedded-database launcher, dev caller keys, sandbox) is not in the package at all. */
+    @Test
+    void thePackageHoldsNoDevOnlyCode() throws IOException {
+        org.junit.jupiter.api.Assumptions.assumeTrue(nativeBinary() == null, "JVM package only");
+        List<String> entries = new ArrayList<>();
+        try (Stream<Path> jars = Files.list(Path.of("target", "quarkus-app", "app"))) {
+            for (Path jar : jars.filter(p -> p.toString().endsWith(".jar")).toList()) {
+                try (java.util.jar.JarFile f = new java.util.jar.JarFile(jar.toFile())) {
+                    f.stream().forEach(e -> entries.add(e.getName()));
+                }
+            }
+        }
+        assertThat(entries).contains("dev/tokenvault/token/TokenResource.class")
+                .noneMatch(e -> e.startsWith("dev/tokenvault/devmode/") || e.startsWith("dev/tokenvault/sandbox/"))
+                .doesNotContain("META-INF/services/io.smallrye.config.ConfigSourceFactory");
+    }
+
     @Test
     void refusesTheSandboxSettingInProduction() throws Exception {
         Run run = start(Map.of(), Map.of("TOKENVAULT_SANDBOX_ENABLED", "true"));

@@ -88,7 +88,6 @@ public final class HubSpotSimulator {
     public static final Duration DEFAULT_AUTH_CODE_LIFETIME = Duration.ofMinutes(5);
 
     private static final ObjectMapper JSON = new ObjectMapper();
-    private static final SecureRandom RANDOM = new SecureRandom();
     private static final String JSON_TYPE = "application/json;charset=utf-8";
     private static final String HTML_TYPE = "text/html;charset=utf-8";
     private static final String FORM_TYPE = "application/x-www-form-urlencoded";
@@ -416,6 +415,7 @@ public final class HubSpotSimulator {
     }
 
     private final InstantSource clock;
+    private final SecureRandom random = new SecureRandom();
     private final Map<String, App> apps = new ConcurrentHashMap<>();
     private final Map<Long, Portal> portals = new ConcurrentHashMap<>();
     private final Map<String, AuthCode> codes = new ConcurrentHashMap<>();
@@ -1539,16 +1539,16 @@ public final class HubSpotSimulator {
     }
 
     /** Looks like HubSpot's opaque access tokens ("C..." base64url, well under the documented 300 chars). */
-    private static String newAccessTokenValue() {
+    private String newAccessTokenValue() {
         byte[] b = new byte[48];
-        RANDOM.nextBytes(b);
+        random.nextBytes(b);
         return "CK" + Base64.getUrlEncoder().withoutPadding().encodeToString(b);
     }
 
     /** Looks like HubSpot's refresh tokens: {@code na1-xxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx}. */
-    private static String newRefreshTokenValue() {
+    private String newRefreshTokenValue() {
         byte[] b = new byte[14];
-        RANDOM.nextBytes(b);
+        random.nextBytes(b);
         String hex = HexFormat.of().formatHex(b);
         return "na1-" + hex.substring(0, 4) + "-" + hex.substring(4, 8) + "-" + hex.substring(8, 12) + "-"
                 + hex.substring(12, 16) + "-" + hex.substring(16, 28);
