@@ -254,6 +254,9 @@ public class AuditLog {
                 // did commit after all, the retry writes the batch twice: audit writes are at-least-once
                 .ifNoItem().after(WRITE_TIMEOUT).fail()
                 .map(ignored -> {
+                    if (lastWriteFailed) {
+                        LOG.infof("audit writes work again; %d events still queued", size.get());
+                    }
                     lastWriteFailed = false;
                     if (size.addAndGet(-batch.size()) < maxBacklog / 2 && backlogWarned.compareAndSet(true, false)) {
                         LOG.infof("audit backlog below %d events: audited requests are served again", maxBacklog / 2);
@@ -261,10 +264,17 @@ public class AuditLog {
                     return true;
                 })
                 .onFailure().recoverWithItem(failure -> {
-                    lastWriteFailed = true;
                     metrics.auditWriteFailed();
-                    LOG.warnf("audit write of %d events failed (%s); they stay queued and are retried",
-                            batch.size(), failure.getClass().getSimpleName());
+                    if (!lastWriteFailed) {
+                        // one line per outage; tokenvault_audit_write_failures_total counts every failed write
+                        LOG.warnf("audit write of %d events failed (%s); they stay queued and are retried, further "
+                                + "failures are logged at DEBUG until a write works", batch.size(),
+                                dev.tokenvault.db.Outages.describe(failure));
+                    } else {
+                        LOG.debugf("audit write of %d events failed again (%s)", batch.size(),
+                                dev.tokenvault.db.Outages.describe(failure));
+                    }
+                    lastWriteFailed = true;
                     queue.addAll(batch);
                     return false;
                 });

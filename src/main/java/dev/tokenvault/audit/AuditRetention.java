@@ -9,7 +9,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import org.jboss.logging.Logger;
 
 import dev.tokenvault.config.TokenVaultConfig;
-import dev.tokenvault.web.Redacted;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -34,7 +33,11 @@ public class AuditRetention {
     private final AuditLog audit;
     private final TokenVaultConfig config;
 
-    AuditRetention(Pool pool, InstantSource clock, AuditLog audit, TokenVaultConfig config) {
+    private final dev.tokenvault.db.ScheduledJobs jobs;
+
+    AuditRetention(Pool pool, InstantSource clock, AuditLog audit, TokenVaultConfig config,
+            dev.tokenvault.db.ScheduledJobs jobs) {
+        this.jobs = jobs;
         this.pool = pool;
         this.clock = clock;
         this.audit = audit;
@@ -44,10 +47,7 @@ public class AuditRetention {
     @Scheduled(every = "1h", delayed = "5m", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> scheduledPurge() {
         return config.audit().retention().filter(r -> !r.isZero() && !r.isNegative())
-                .map(r -> purgeOlderThan(clock.instant().minus(r)).onFailure().recoverWithItem(e -> {
-                    LOG.warnf("audit retention purge failed (%s); it is retried within the hour", Redacted.describe(e));
-                    return 0L;
-                }).replaceWithVoid())
+                .map(r -> jobs.run("audit retention purge", () -> purgeOlderThan(clock.instant().minus(r))))
                 .orElseGet(() -> Uni.createFrom().voidItem());
     }
 

@@ -110,6 +110,44 @@ public interface TokenVaultConfig {
     /** Dev mode conveniences (ignored outside the dev profile). */
     Dev dev();
 
+    /** Deadlines and bounds of every call to PostgreSQL. */
+    Database database();
+
+    interface Database {
+        /**
+         * Deadline of each database step: acquiring a connection, one statement, begin, commit. A database that does
+         * not answer within it fails the request with 503 instead of holding it.
+         */
+        @WithDefault("5S")
+        Duration timeout();
+
+        /** Deadline of the readiness check's {@code select 1}: a silent database takes the pod out of rotation. */
+        @WithDefault("2S")
+        Duration healthTimeout();
+
+        /** TCP connect timeout of new database connections. */
+        @WithDefault("5S")
+        Duration connectTimeout();
+
+        /**
+         * A database connection with no traffic at all for this long is closed: frees a connection whose statement
+         * never got an answer (a silent database), after its caller was already answered 503.
+         */
+        @WithDefault("60S")
+        Duration idleTimeout();
+
+        /** Requests waiting for a database connection beyond which new ones fail at once (503). */
+        @WithDefault("1000")
+        int maxWaitQueue();
+    }
+
+    /**
+     * The replica's stable name (the pod name; {@code HOSTNAME} when unset). A replica restarted under the same name
+     * takes back the refresh leases its previous process held (a StatefulSet, a crash loop).
+     */
+    @WithDefault("${HOSTNAME:}")
+    Optional<String> replicaName();
+
     interface Dev {
         /** Start an embedded PostgreSQL in dev mode when no datasource URL is configured. */
         @WithDefault("true")
@@ -137,6 +175,48 @@ public interface TokenVaultConfig {
         /** Connect timeout and read timeout of every HubSpot call. */
         @WithDefault("10S")
         Duration timeout();
+
+        /** Bulkheads: bounds on concurrent OAuth calls to HubSpot, per call class. */
+        Bulkheads bulkhead();
+    }
+
+    /**
+     * Concurrent HubSpot OAuth calls per replica, in three classes that never wait for each other: installs (code
+     * exchange and introspection), refreshes, and revocations. Each class has its own HTTP connection pool, a bound
+     * for all apps together and one per app, so one app's stalled portals cannot starve other apps, and refreshes
+     * cannot starve installs.
+     */
+    interface Bulkheads {
+        /** Installs: code exchanges and token introspection. */
+        @WithDefault("32")
+        int installs();
+
+        /** Installs of one app. */
+        @WithDefault("16")
+        int installsPerApp();
+
+        /** Refreshes (scheduled and on demand). */
+        @WithDefault("256")
+        int refreshes();
+
+        /** Refreshes of one app. */
+        @WithDefault("128")
+        int refreshesPerApp();
+
+        /** Revocations (uninstall, erase, failed installs). */
+        @WithDefault("16")
+        int revocations();
+
+        /** Revocations of one app. */
+        @WithDefault("8")
+        int revocationsPerApp();
+
+        /**
+         * How long a call may wait for a free slot; then it fails at once with 503 ("too many HubSpot calls in
+         * flight"), not with a misleading timeout.
+         */
+        @WithDefault("1S")
+        Duration maxWait();
     }
 
     interface App {
@@ -214,6 +294,13 @@ public interface TokenVaultConfig {
         @WithDefault("10M")
         Duration dataKeyCacheTtl();
 
+        /**
+         * Attempts per data key during a rewrap run (a timed-out or unavailable key service is retried with backoff
+         * from 1 s, doubling); the run fails only when a key still cannot be rewrapped after them.
+         */
+        @WithDefault("6")
+        int rewrapAttempts();
+
         enum Provider {
             LOCAL,
             VAULT
@@ -263,6 +350,24 @@ public interface TokenVaultConfig {
         /** How long a replica holds a connection's refresh lease. */
         @WithDefault("60S")
         Duration lease();
+
+        /**
+         * How long an on-demand refresh waits for another replica's lease (polling with backoff) before answering 503
+         * with {@code Retry-After}.
+         */
+        @WithDefault("10S")
+        Duration leaseWait();
+
+        /**
+         * A grant carrying a new refresh token whose write failed (database away) is kept in memory and written
+         * again, with backoff, for this long.
+         */
+        @WithDefault("1H")
+        Duration pendingWriteRetention();
+
+        /** At most this many such grants are kept (beyond, the oldest are dropped with an ERROR). */
+        @WithDefault("10000")
+        int pendingWriteLimit();
     }
 
     interface Notify {

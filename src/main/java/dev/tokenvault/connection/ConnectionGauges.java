@@ -28,8 +28,11 @@ class ConnectionGauges {
     private final TokenVaultConfig config;
     private final CryptoService crypto;
 
+    private final dev.tokenvault.db.ScheduledJobs jobs;
+
     ConnectionGauges(Pool pool, ConnectionRepository repository, Metrics metrics, InstantSource clock,
-            TokenVaultConfig config, CryptoService crypto) {
+            TokenVaultConfig config, CryptoService crypto, dev.tokenvault.db.ScheduledJobs jobs) {
+        this.jobs = jobs;
         this.crypto = crypto;
         this.pool = pool;
         this.repository = repository;
@@ -44,7 +47,16 @@ class ConnectionGauges {
     }
 
     @Scheduled(every = "${tokenvault.metrics.gauge-interval:30s}", delayed = "2s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
+    Uni<Void> scheduledUpdate() {
+        return jobs.run("gauge update", this::compute);
+    }
+
+    /** Recomputes the gauges; failures are swallowed (the previous values stay). */
     Uni<Void> update() {
+        return compute().onFailure().recoverWithNull().replaceWithVoid();
+    }
+
+    private Uni<Void> compute() {
         var horizon = clock.instant().plus(config.refresh().leadTime()).atOffset(ZoneOffset.UTC);
         return pool.query("select status, count(*) from connection group by status").execute()
                 .chain(statuses -> pool.preparedQuery("select count(*) filter (where next_refresh_at <= $1), "
@@ -73,7 +85,6 @@ class ConnectionGauges {
                     return all;
                 }))
                 .invoke(metrics::dataKeys)
-                .replaceWithVoid()
-                .onFailure().recoverWithNull().replaceWithVoid();
+                .replaceWithVoid();
     }
 }

@@ -144,21 +144,25 @@ class ConnectionRepository {
      * Takes the refresh lease of an active OAuth connection unless another owner holds an unexpired one. Returns the
      * connection when claimed.
      */
-    Uni<Optional<Connection>> claimLease(String app, long portalId, String owner, Instant now, Instant until) {
+    Uni<Optional<Connection>> claimLease(String app, long portalId, LeaseOwner owner, Instant now, Instant until) {
         return pool.preparedQuery("update connection c set lease_owner = $3, lease_until = $5 "
                 + "where c.app = $1 and c.portal_id = $2 and c.auth_type = 'oauth' and c.status = 'active' "
-                + "and (c.lease_until is null or c.lease_until < $4 or c.lease_owner = $3) returning " + COLUMNS)
-                .execute(Tuple.of(app, portalId, owner, ts(now), ts(until)))
+                + "and (c.lease_until is null or c.lease_until < $4 or c.lease_owner = $3 or "
+                + LeaseOwner.previousProcessOf("c.lease_owner", 6, 7) + ") returning " + COLUMNS)
+                .execute(Tuple.from(new Object[] { app, portalId, owner.id(), ts(now), ts(until), owner.reclaimPrefix(),
+                        owner.startedAtMillis() }))
                 .map(rows -> first(rows).map(ConnectionRepository::connection));
     }
 
     /** Claims up to {@code limit} due connections (FOR UPDATE SKIP LOCKED: replicas never claim the same row). */
-    Uni<List<Connection>> claimDue(String owner, Instant now, Instant until, int limit) {
+    Uni<List<Connection>> claimDue(LeaseOwner owner, Instant now, Instant until, int limit) {
         return pool.preparedQuery("update connection c set lease_owner = $1, lease_until = $3 "
                 + "where c.id in (select id from connection where status = 'active' and auth_type = 'oauth' "
-                + "and next_refresh_at <= $2 and (lease_until is null or lease_until < $2) "
+                + "and next_refresh_at <= $2 and (lease_until is null or lease_until < $2 or "
+                + LeaseOwner.previousProcessOf("lease_owner", 5, 6) + ") "
                 + "order by next_refresh_at limit $4 for update skip locked) returning " + COLUMNS)
-                .execute(Tuple.of(owner, ts(now), ts(until), limit))
+                .execute(Tuple.from(new Object[] { owner.id(), ts(now), ts(until), limit, owner.reclaimPrefix(),
+                        owner.startedAtMillis() }))
                 .map(rows -> {
                     List<Connection> out = new ArrayList<>();
                     rows.forEach(r -> out.add(connection(r)));
@@ -182,6 +186,31 @@ class ConnectionRepository {
                 .execute(Tuple.from(new Object[] { id, owner, ts(expiresAt), ts(now), ts(nextRefreshAt),
                         scopes == null || scopes.isEmpty() ? null : scopes.toArray(String[]::new) }))
                 .map(rows -> rows.rowCount() == 1);
+    }
+
+    /** Replaces the refresh token only while the stored one is {@code expected} (compare-and-set on the ciphertext). */
+    Uni<Boolean> replaceRefreshToken(SqlClient tx, long id, byte[] expected, byte[] replacement, Instant now) {
+        return tx.preparedQuery("update secret set ciphertext = $3, updated_at = $4 where connection_id = $1 "
+                + "and field = 'refresh_token' and ciphertext = $2")
+                .execute(Tuple.of(id, io.vertx.core.buffer.Buffer.buffer(expected),
+                        io.vertx.core.buffer.Buffer.buffer(replacement), ts(now)))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    /**
+     * The connection side of {@link #replaceRefreshToken}: active, fresh expiry, failures cleared, and the lease let
+     * go if it is still {@code owner}'s (another owner's lease stays: its result will be discarded or compared).
+     */
+    Uni<Void> completeRotatedRefresh(SqlClient tx, long id, String owner, Instant now, Instant expiresAt,
+            Instant nextRefreshAt, List<String> scopes) {
+        return tx.preparedQuery("update connection set status = 'active', access_expires_at = $3, last_refresh_at = $4, "
+                + "next_refresh_at = $5, scopes = coalesce($6, scopes), refresh_failures = 0, last_error = null, "
+                + "lease_owner = case when lease_owner = $2 then null else lease_owner end, "
+                + "lease_until = case when lease_owner = $2 then null else lease_until end, "
+                + "updated_at = $4, version = version + 1 where id = $1")
+                .execute(Tuple.from(new Object[] { id, owner, ts(expiresAt), ts(now), ts(nextRefreshAt),
+                        scopes == null || scopes.isEmpty() ? null : scopes.toArray(String[]::new) }))
+                .replaceWithVoid();
     }
 
     /** HubSpot rejected the refresh token: needs_reauth, no more scheduled refreshes. */

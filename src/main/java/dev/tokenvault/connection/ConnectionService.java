@@ -74,7 +74,8 @@ public class ConnectionService {
                 Map<SecretField, String> opened = new EnumMap<>(SecretField.class);
                 stored.sealed().forEach((field, ct) -> opened.put(field,
                         crypto.open(key, app, portalId, field, ct)));
-                return Optional.of(new OpenedConnection(stored.connection(), opened, key));
+                return Optional.of(new OpenedConnection(stored.connection(), opened, key,
+                        stored.sealed().get(SecretField.REFRESH_TOKEN)));
             });
         });
     }
@@ -185,13 +186,13 @@ public class ConnectionService {
     // ---- refresh ---------------------------------------------------------------------------------------------
 
     /** Takes the refresh lease of an active OAuth connection; empty when absent, not active, or leased elsewhere. */
-    public Uni<Optional<Connection>> claimRefreshLease(String app, long portalId, String owner, Duration lease) {
+    public Uni<Optional<Connection>> claimRefreshLease(String app, long portalId, LeaseOwner owner, Duration lease) {
         Instant now = clock.instant();
         return repository.claimLease(app, portalId, owner, now, now.plus(lease));
     }
 
     /** Claims due connections for the scheduled refresher. */
-    public Uni<List<Connection>> claimDue(String owner, Duration lease, int limit) {
+    public Uni<List<Connection>> claimDue(LeaseOwner owner, Duration lease, int limit) {
         Instant now = clock.instant();
         return repository.claimDue(owner, now, now.plus(lease), limit);
     }
@@ -222,6 +223,37 @@ public class ConnectionService {
                 .chain(held -> held
                         ? repository.putSecrets(tx, c.id(), sealed, now).replaceWith(true)
                         : Uni.createFrom().item(false)));
+    }
+
+    /**
+     * Stores a refresh result that carries a new refresh token, whether or not this replica still holds the lease:
+     * guarded by compare-and-set on the stored refresh token (the one that refresh sent), so it never overwrites a
+     * newer refresh token (another refresh, a re-install) and never brings back an erased connection. Returns false
+     * when the stored refresh token is no longer the one sent (nothing written). The connection becomes active again:
+     * its grant is the newest there is.
+     */
+    public Uni<Boolean> storeRotatedRefresh(OpenedConnection opened, String owner, String accessToken,
+            String newRefreshToken, long expiresIn, List<String> scopes) {
+        Connection c = opened.connection();
+        if (opened.sealedRefreshToken() == null || opened.dataKey() == null) {
+            return Uni.createFrom().item(false);
+        }
+        Instant now = clock.instant();
+        Instant expiresAt = now.plusSeconds(expiresIn);
+        byte[] refresh = crypto.seal(opened.dataKey(), c.app(), c.portalId(), SecretField.REFRESH_TOKEN,
+                newRefreshToken);
+        Map<SecretField, byte[]> access = new EnumMap<>(SecretField.class);
+        access.put(SecretField.ACCESS_TOKEN,
+                crypto.seal(opened.dataKey(), c.app(), c.portalId(), SecretField.ACCESS_TOKEN, accessToken));
+        Instant next = RefreshSchedule.nextRefreshAt(now, expiresAt, refreshConfig.leadTime());
+        return repository.pool().withTransaction(tx -> repository
+                .replaceRefreshToken(tx, c.id(), opened.sealedRefreshToken(), refresh, now)
+                .chain(swapped -> !swapped ? Uni.createFrom().item(false)
+                        : repository.putSecrets(tx, c.id(), access, now)
+                                .chain(() -> repository.completeRotatedRefresh(tx, c.id(), owner, now, expiresAt, next,
+                                        scopes))
+                                .chain(() -> repository.notifyChanged(tx, c.app(), c.portalId()))
+                                .replaceWith(true)));
     }
 
     /** HubSpot rejected the refresh token: the connection needs a re-install. */

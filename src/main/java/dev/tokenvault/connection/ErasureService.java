@@ -49,9 +49,12 @@ public class ErasureService {
     private final AuditLog audit;
     private final InstantSource clock;
 
+    private final dev.tokenvault.db.ScheduledJobs jobs;
+
     ErasureService(ConnectionRepository repository, ConnectionService connections, CryptoService crypto,
             HubSpotOAuthClient hubspot, AppCredentials credentials, Notifier notifier, AuditLog audit,
-            InstantSource clock) {
+            InstantSource clock, dev.tokenvault.db.ScheduledJobs jobs) {
+        this.jobs = jobs;
         this.repository = repository;
         this.connections = connections;
         this.crypto = crypto;
@@ -120,7 +123,7 @@ public class ErasureService {
 
     @Scheduled(every = "60s", delayed = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> retryDue() {
-        return retry(Optional.empty()).replaceWithVoid();
+        return jobs.run("revocation retry", () -> retry(Optional.empty()));
     }
 
     /** Attempts due revocations (or one of them); returns how many succeeded. */

@@ -57,7 +57,15 @@ public class RewrapService {
     /** The run this replica is going through, if any. */
     private final AtomicReference<String> current = new AtomicReference<>();
 
-    RewrapService(ConnectionRepository repository, CryptoService crypto, InstantSource clock, Pool pool, Vertx vertx) {
+    private final dev.tokenvault.db.ScheduledJobs jobs;
+
+    /** Attempts per key: a timed-out or unavailable key service is retried with backoff before the run fails. */
+    private final int attempts;
+
+    RewrapService(ConnectionRepository repository, CryptoService crypto, InstantSource clock, Pool pool, Vertx vertx,
+            dev.tokenvault.config.TokenVaultConfig config, dev.tokenvault.db.ScheduledJobs jobs) {
+        this.jobs = jobs;
+        this.attempts = Math.max(1, config.crypto().rewrapAttempts());
         this.repository = repository;
         this.crypto = crypto;
         this.clock = clock;
@@ -87,7 +95,7 @@ public class RewrapService {
     /** The background job: starts a run when some data key is not at the newest key version. */
     @io.quarkus.scheduler.Scheduled(every = "${tokenvault.crypto.rewrap-interval:6H}", delayed = "1m", concurrentExecution = io.quarkus.scheduler.Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> background() {
-        return progress().chain(p -> {
+        return jobs.run("background rewrap check", () -> progress().chain(p -> {
             if ("running".equals(p.state())) {
                 return Uni.createFrom().voidItem();
             }
@@ -100,7 +108,7 @@ public class RewrapService {
                         LOG.infof("%d data keys are wrapped under an older key version: rewrapping", behind);
                         return start().replaceWithVoid();
                     });
-        }).onFailure().recoverWithNull().replaceWithVoid();
+        }));
     }
 
     /**
@@ -133,7 +141,7 @@ public class RewrapService {
                         })))
                 .onFailure().recoverWithUni(e -> {
                     LOG.errorf("rewrap could not start: %s", Redacted.describe(e));
-                    return finish(run, "failed", null, Redacted.describe(e), null).chain(ignored -> progress())
+                    return finish(run, "failed", null, null, Redacted.describe(e), null).chain(ignored -> progress())
                             .onFailure().recoverWithItem(new RewrapProgress("failed", null, null, 0L, null,
                                     clock.instant(), clock.instant(), Redacted.describe(e)));
                 });
@@ -156,8 +164,9 @@ public class RewrapService {
         pages(target, done, lost, false)
                 .chain(() -> pages(target, done, lost, true))
                 .chain(() -> lost.get() ? Uni.createFrom().item(0L) : repository.countDataKeysNotAt(target))
+                // total = rewrapped + remaining at every moment: keys erased during the run leave the total
                 .chain(remaining -> lost.get() ? Uni.createFrom().item(false)
-                        : finish(run, "done", remaining, null, done.get()))
+                        : finish(run, "done", done.get() + remaining, remaining, null, done.get()))
                 .eventually(() -> {
                     vertx.cancelTimer(timer);
                     current.compareAndSet(run, null);
@@ -172,9 +181,11 @@ public class RewrapService {
                             }
                         },
                         e -> {
-                            LOG.errorf("rewrap to key version %s failed: %s", target, Redacted.describe(e));
-                            finish(run, "failed", null, Redacted.describe(e), done.get()).subscribe().with(x -> {
-                            }, x -> LOG.warnf("rewrap failure could not be recorded: %s", Redacted.describe(x)));
+                            LOG.errorf("rewrap to key version %s failed after %d keys: %s", target, done.get(),
+                                    Redacted.describe(e));
+                            finish(run, "failed", null, Math.max(0, total - done.get()), Redacted.describe(e),
+                                    done.get()).subscribe().with(x -> {
+                                    }, x -> LOG.warnf("rewrap failure could not be recorded: %s", Redacted.describe(x)));
                         });
     }
 
@@ -187,11 +198,11 @@ public class RewrapService {
     }
 
     /** Ends the run with this state, if it is still this run's; says whether it was. */
-    private Uni<Boolean> finish(String run, String state, Long remaining, String error, Long rewrapped) {
+    private Uni<Boolean> finish(String run, String state, Long total, Long remaining, String error, Long rewrapped) {
         return pool.preparedQuery("update rewrap_run set state = $2, remaining = coalesce($3, remaining), "
-                + "rewrapped = coalesce($5, rewrapped), error = $4, finished_at = now(), heartbeat_at = now() "
-                + "where id = 1 and owner = $1 and state = 'running'")
-                .execute(Tuple.of(run, state, remaining, error, rewrapped))
+                + "rewrapped = coalesce($5, rewrapped), total = coalesce($6, total), error = $4, finished_at = now(), "
+                + "heartbeat_at = now() where id = 1 and owner = $1 and state = 'running'")
+                .execute(Tuple.from(new Object[] { run, state, remaining, error, rewrapped, total }))
                 .map(rows -> rows.rowCount() == 1);
     }
 
@@ -203,7 +214,8 @@ public class RewrapService {
         String run = current.get();
         if (run != null) {
             try {
-                finish(run, "failed", null, "the replica running it shut down", null).await().atMost(Duration.ofSeconds(3));
+                finish(run, "failed", null, null, "the replica running it shut down", null)
+                        .await().atMost(Duration.ofSeconds(3));
             } catch (RuntimeException e) {
                 LOG.warnf("could not record the interrupted rewrap run: %s", Redacted.describe(e));
             }
@@ -238,7 +250,7 @@ public class RewrapService {
     private Uni<Void> rewrapAll(List<DataKeyRow> rows, AtomicLong done,
             java.util.function.BiFunction<DataKeyRow, dev.tokenvault.crypto.WrappedKey, Uni<Boolean>> replace) {
         return Multi.createFrom().iterable(rows)
-                .onItem().transformToUni(row -> crypto.rewrap(row.wrapped())
+                .onItem().transformToUni(row -> rewrapWithRetries(row)
                         .chain(to -> replace.apply(row, to)
                                 .invoke(replaced -> {
                                     if (replaced) {
@@ -248,6 +260,21 @@ public class RewrapService {
                                 })))
                 .merge(CONCURRENCY)
                 .collect().last().replaceWithVoid();
+    }
+
+    /**
+     * One key, retried with backoff (1 s, doubling, jittered) while the key service times out or is unavailable, at
+     * most {@code tokenvault.crypto.rewrap-attempts} times in all. A key the key service refuses (a
+     * {@link dev.tokenvault.crypto.CryptoException}) is not retried.
+     */
+    private Uni<dev.tokenvault.crypto.WrappedKey> rewrapWithRetries(DataKeyRow row) {
+        Uni<dev.tokenvault.crypto.WrappedKey> once = Uni.createFrom().deferred(() -> crypto.rewrap(row.wrapped()))
+                .onFailure(e -> !(e instanceof dev.tokenvault.crypto.CryptoException))
+                .invoke(e -> LOG.debugf("rewrap of data key %d failed (%s); retrying", row.id(), Redacted.describe(e)));
+        return attempts <= 1 ? once
+                : once.onFailure(e -> !(e instanceof dev.tokenvault.crypto.CryptoException)).retry()
+                        .withBackOff(Duration.ofSeconds(1), Duration.ofSeconds(30)).withJitter(0.2)
+                        .atMost(attempts - 1);
     }
 
     private static Instant instant(Row r, String column) {

@@ -22,7 +22,9 @@ public class HubSpotException extends RuntimeException {
         /** Timed out: retry later (a code exchange must not be retried). */
         TIMEOUT,
         /** Any other refusal (4xx). */
-        REJECTED
+        REJECTED,
+        /** Not sent: too many calls of its class already in flight in this replica (bulkhead); retry shortly. */
+        BUSY
     }
 
     private final Kind kind;

@@ -35,26 +35,58 @@ public class HubSpotOAuthClient {
 
     private static final Logger LOG = Logger.getLogger(HubSpotOAuthClient.class);
 
-    private final HubSpotOAuthApi api;
+    /** One HTTP client, with its own connection pool, and one bulkhead per call class: none waits for another. */
+    private final HubSpotOAuthApi installApi;
+    private final HubSpotOAuthApi refreshApi;
+    private final HubSpotOAuthApi revokeApi;
+    private final Bulkhead installs;
+    private final Bulkhead refreshes;
+    private final Bulkhead revocations;
     private final OAuthApiVersion version;
     private final Duration timeout;
     private final ObjectMapper json;
 
     @Inject
-    HubSpotOAuthClient(TokenVaultConfig config, ObjectMapper json) {
-        this(config.hubspot().apiBaseUrl(), config.hubspot().oauthApi(), config.hubspot().timeout(), json);
+    HubSpotOAuthClient(TokenVaultConfig config, ObjectMapper json, dev.tokenvault.metrics.Metrics metrics) {
+        this(config.hubspot().apiBaseUrl(), config.hubspot().oauthApi(), config.hubspot().timeout(),
+                config.hubspot().bulkhead(), json, metrics::hubspotBusy);
     }
 
-    HubSpotOAuthClient(URI baseUrl, OAuthApiVersion version, Duration timeout, ObjectMapper json) {
+    HubSpotOAuthClient(URI baseUrl, OAuthApiVersion version, Duration timeout, TokenVaultConfig.Bulkheads bounds,
+            ObjectMapper json, Runnable onBusy) {
         this.version = version;
         this.timeout = timeout;
         this.json = json;
-        this.api = QuarkusRestClientBuilder.newBuilder()
+        var timer = io.smallrye.mutiny.infrastructure.Infrastructure.getDefaultWorkerPool();
+        this.installs = new Bulkhead("installs", bounds.installs(), bounds.installsPerApp(), bounds.maxWait(), timer,
+                onBusy);
+        this.refreshes = new Bulkhead("refreshes", bounds.refreshes(), bounds.refreshesPerApp(), bounds.maxWait(),
+                timer, onBusy);
+        this.revocations = new Bulkhead("revocations", bounds.revocations(), bounds.revocationsPerApp(),
+                bounds.maxWait(), timer, onBusy);
+        this.installApi = client(baseUrl, timeout, bounds.installs());
+        this.refreshApi = client(baseUrl, timeout, bounds.refreshes());
+        this.revokeApi = client(baseUrl, timeout, bounds.revocations());
+    }
+
+    /**
+     * A client whose connection pool holds as many connections as its bulkhead lets calls through, so an admitted
+     * call never queues for a connection (where its read timeout would run while it had not even been sent).
+     */
+    private static HubSpotOAuthApi client(URI baseUrl, Duration timeout, int connections) {
+        return QuarkusRestClientBuilder.newBuilder()
                 .baseUri(baseUrl)
                 .connectTimeout(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
                 .readTimeout(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS)
                 .property("microprofile.rest.client.disable.default.mapper", true)
+                .property(org.jboss.resteasy.reactive.client.api.QuarkusRestClientProperties.CONNECTION_POOL_SIZE,
+                        connections)
                 .build(HubSpotOAuthApi.class);
+    }
+
+    /** Refreshes in flight in this replica now (tests). */
+    int refreshesInFlight() {
+        return refreshes.inFlight();
     }
 
     public OAuthApiVersion version() {
@@ -67,7 +99,8 @@ public class HubSpotOAuthClient {
         form.add("grant_type", "authorization_code");
         form.add("redirect_uri", redirectUri.toString());
         form.add("code", code);
-        return call("code exchange", tokenCall(form), body -> grant(body), true);
+        return installs.run(client.clientId(),
+                () -> call("code exchange", tokenCall(installApi, form), body -> grant(body), true));
     }
 
     /** Refreshes an access token. */
@@ -75,33 +108,40 @@ public class HubSpotOAuthClient {
         MultivaluedMap<String, String> form = form(client);
         form.add("grant_type", "refresh_token");
         form.add("refresh_token", refreshToken);
-        return call("refresh", tokenCall(form), body -> grant(body), false);
+        return refreshes.run(client.clientId(),
+                () -> call("refresh", tokenCall(refreshApi, form), body -> grant(body), false));
     }
 
     /** What HubSpot knows about an access token: portal, domain, user, app, scopes. */
     public Uni<TokenInfo> introspect(ClientCredentials client, String accessToken) {
-        Uni<Response> response;
-        if (version == OAuthApiVersion.V1) {
-            response = api.introspectV1(accessToken);
-        } else {
-            MultivaluedMap<String, String> form = form(client);
-            form.add("token", accessToken);
-            form.add("token_type_hint", "access_token");
-            response = api.introspect(version.value(), form);
-        }
-        return call("introspection", response, this::info, false);
+        return installs.run(client.clientId(), () -> {
+            Uni<Response> response;
+            if (version == OAuthApiVersion.V1) {
+                response = installApi.introspectV1(accessToken);
+            } else {
+                MultivaluedMap<String, String> form = form(client);
+                form.add("token", accessToken);
+                form.add("token_type_hint", "access_token");
+                response = installApi.introspect(version.value(), form);
+            }
+            return call("introspection", response, this::info, false);
+        });
     }
 
     /** Revokes a refresh token. A token HubSpot no longer knows counts as revoked. */
     public Uni<Void> revokeRefreshToken(ClientCredentials client, String refreshToken) {
+        return revocations.run(client.clientId(), () -> revoke(client, refreshToken));
+    }
+
+    private Uni<Void> revoke(ClientCredentials client, String refreshToken) {
         Uni<Response> response;
         if (version == OAuthApiVersion.V1) {
-            response = api.revokeV1(refreshToken);
+            response = revokeApi.revokeV1(refreshToken);
         } else {
             MultivaluedMap<String, String> form = form(client);
             form.add("token", refreshToken);
             form.add("token_type_hint", "refresh_token");
-            response = api.revoke(version.value(), form);
+            response = revokeApi.revoke(version.value(), form);
         }
         return response
                 .ifNoItem().after(timeout.plusSeconds(1)).failWith(TimeoutException::new)
@@ -117,7 +157,7 @@ public class HubSpotOAuthClient {
                 });
     }
 
-    private Uni<Response> tokenCall(MultivaluedMap<String, String> form) {
+    private Uni<Response> tokenCall(HubSpotOAuthApi api, MultivaluedMap<String, String> form) {
         return version == OAuthApiVersion.V1 ? api.tokenV1(form) : api.token(version.value(), form);
     }
 

@@ -43,6 +43,9 @@ public class Metrics {
     private final AtomicLong revocationsPending = new AtomicLong();
     private final MultiGauge dataKeys;
     private final AtomicInteger auditPending = new AtomicInteger();
+    private final AtomicInteger refreshWritesPending = new AtomicInteger();
+    private final Counter refreshTokensLost;
+    private final Counter hubspotBusy;
 
     Metrics(MeterRegistry registry) {
         this.registry = registry;
@@ -74,6 +77,17 @@ public class Metrics {
                 .register(registry);
         Gauge.builder("tokenvault_audit_pending", auditPending, AtomicInteger::doubleValue)
                 .description("Audit events queued, not yet written").register(registry);
+        Gauge.builder("tokenvault_refresh_pending_writes", refreshWritesPending, AtomicInteger::doubleValue)
+                .description("Refresh results carrying a new refresh token that could not be stored yet (database "
+                        + "unavailable): kept in memory and written again with backoff")
+                .register(registry);
+        refreshTokensLost = Counter.builder("tokenvault_refresh_tokens_lost_total")
+                .description("New refresh tokens given up on after tokenvault.refresh.pending-write-retention or "
+                        + "beyond tokenvault.refresh.pending-write-limit (their connections will need a re-install)")
+                .register(registry);
+        hubspotBusy = Counter.builder("tokenvault_hubspot_bulkhead_rejections_total")
+                .description("HubSpot OAuth calls not sent because their bulkhead was full for the whole wait")
+                .register(registry);
         dataKeys = MultiGauge.builder("tokenvault_data_keys")
                 .description("Wrapped data keys (of connections and of pending revocations) by key version")
                 .register(registry);
@@ -102,6 +116,19 @@ public class Metrics {
 
     public void auditDropped() {
         auditDropped.increment();
+    }
+
+    /** Refresh results waiting to be written: the pending-write queue counts into it, the gauge reads it. */
+    public AtomicInteger refreshWritesPending() {
+        return refreshWritesPending;
+    }
+
+    public void refreshTokenLost() {
+        refreshTokensLost.increment();
+    }
+
+    public void hubspotBusy() {
+        hubspotBusy.increment();
     }
 
     public void notifyFailed() {

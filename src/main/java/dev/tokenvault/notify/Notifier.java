@@ -62,7 +62,11 @@ public class Notifier {
     private final String owner = "notifier-" + UUID.randomUUID().toString().substring(0, 8);
     private final Duration deliveredRetention;
 
-    Notifier(Pool pool, InstantSource clock, TokenVaultConfig config, Metrics metrics, ObjectMapper json) {
+    private final dev.tokenvault.db.ScheduledJobs jobs;
+
+    Notifier(Pool pool, InstantSource clock, TokenVaultConfig config, Metrics metrics, ObjectMapper json,
+            dev.tokenvault.db.ScheduledJobs jobs) {
+        this.jobs = jobs;
         this.pool = pool;
         this.clock = clock;
         this.url = config.notifications().url();
@@ -94,8 +98,7 @@ public class Notifier {
 
     @Scheduled(every = "1h", delayed = "7m", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> scheduledPurge() {
-        return purgeDeliveredBefore(clock.instant().minus(deliveredRetention)).replaceWithVoid()
-                .onFailure().recoverWithNull().replaceWithVoid();
+        return jobs.run("notification outbox purge", () -> purgeDeliveredBefore(clock.instant().minus(deliveredRetention)));
     }
 
     /** Deletes notifications delivered before {@code cutoff}; how many. Undelivered ones are never deleted. */
@@ -106,7 +109,7 @@ public class Notifier {
 
     @Scheduled(every = "${tokenvault.notify.poll-interval:5s}", delayed = "3s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> scheduledDispatch() {
-        return enabled() ? dispatch().replaceWithVoid() : Uni.createFrom().voidItem();
+        return enabled() ? jobs.run("notification delivery", this::dispatch) : Uni.createFrom().voidItem();
     }
 
     /** Delivers what is due now; returns the number of successful deliveries. */

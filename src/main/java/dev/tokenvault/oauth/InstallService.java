@@ -98,6 +98,10 @@ public class InstallService {
         return hubspot.introspect(client, grant.accessToken())
                 .onFailure(HubSpotException.class).transform(e -> {
                     HubSpotException h = (HubSpotException) e;
+                    if (h.kind() == HubSpotException.Kind.BUSY) {
+                        return new InstallFailure(503, "Too many installs at once", "Too many installs are being "
+                                + "completed right now; nothing was stored. Please start the install again in a moment.");
+                    }
                     return h.kind() == HubSpotException.Kind.TIMEOUT
                             ? new InstallFailure(504, "HubSpot did not answer in time",
                                     "HubSpot did not answer while we looked up the portal. Please start the install again.")
@@ -137,6 +141,9 @@ public class InstallService {
                     "HubSpot rejected this app's client credentials. An operator must check the app configuration.");
             case TIMEOUT -> new InstallFailure(504, "HubSpot did not answer in time",
                     "HubSpot did not answer the code exchange in time; nothing was stored. Please start the install again.");
+            case BUSY -> new InstallFailure(503, "Too many installs at once",
+                    "Too many installs are being completed right now; nothing was stored. Please start the install "
+                            + "again in a moment.");
             case RATE_LIMITED, UNAVAILABLE -> new InstallFailure(502, "HubSpot is unavailable",
                     "HubSpot could not complete the install right now; nothing was stored. Please try again in a few minutes.");
             default -> new InstallFailure(502, "HubSpot refused the install",

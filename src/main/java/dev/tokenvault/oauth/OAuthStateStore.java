@@ -12,6 +12,7 @@ import java.util.Base64;
 
 import jakarta.enterprise.context.ApplicationScoped;
 
+import dev.tokenvault.db.ScheduledJobs;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Uni;
 import io.vertx.mutiny.sqlclient.Pool;
@@ -52,9 +53,12 @@ class OAuthStateStore {
     /** Created with the bean at run time: a native image never carries a seeded random source in its heap. */
     private final SecureRandom random = new SecureRandom();
 
-    OAuthStateStore(Pool pool, InstantSource clock) {
+    private final ScheduledJobs jobs;
+
+    OAuthStateStore(Pool pool, InstantSource clock, ScheduledJobs jobs) {
         this.pool = pool;
         this.clock = clock;
+        this.jobs = jobs;
     }
 
     Uni<Issued> issue(String app) {
@@ -97,8 +101,8 @@ class OAuthStateStore {
 
     @Scheduled(every = "10m", delayed = "1m", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> purgeExpired() {
-        return pool.preparedQuery("delete from oauth_state where expires_at < $1")
-                .execute(Tuple.of(clock.instant().atOffset(ZoneOffset.UTC))).replaceWithVoid();
+        return jobs.run("oauth state purge", () -> pool.preparedQuery("delete from oauth_state where expires_at < $1")
+                .execute(Tuple.of(clock.instant().atOffset(ZoneOffset.UTC))));
     }
 
     private String random() {

@@ -5,7 +5,6 @@ import java.time.Instant;
 import java.time.InstantSource;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.Predicate;
 
@@ -20,8 +19,10 @@ import dev.tokenvault.connection.Connection;
 import dev.tokenvault.connection.ConnectionChanged;
 import dev.tokenvault.connection.ConnectionService;
 import dev.tokenvault.connection.ConnectionStatus;
+import dev.tokenvault.connection.LeaseOwner;
 import dev.tokenvault.connection.OpenedConnection;
 import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.db.Outages;
 import dev.tokenvault.hubspot.AppCredentials;
 import dev.tokenvault.hubspot.HubSpotException;
 import dev.tokenvault.hubspot.HubSpotOAuthClient;
@@ -43,7 +44,9 @@ import io.smallrye.mutiny.Uni;
 public class RefreshService {
 
     private static final Logger LOG = Logger.getLogger(RefreshService.class);
-    static final Duration LEASE_POLL = Duration.ofMillis(200);
+    /** First wait for another replica's lease; doubled after every look, up to {@link #LEASE_POLL_MAX}. */
+    static final Duration LEASE_POLL = Duration.ofMillis(100);
+    static final Duration LEASE_POLL_MAX = Duration.ofSeconds(2);
 
     private final ConnectionService connections;
     private final HubSpotOAuthClient hubspot;
@@ -51,7 +54,9 @@ public class RefreshService {
     private final AuditLog audit;
     private final InstantSource clock;
     private final Duration lease;
-    private final String owner;
+    private final Duration leaseWait;
+    private final LeaseOwner owner;
+    private final PendingRefreshWrites pendingWrites;
     private final Map<String, Uni<FreshToken>> flights = new ConcurrentHashMap<>();
     private final RefreshRateLimit rateLimit = new RefreshRateLimit();
     private final Metrics metrics;
@@ -60,21 +65,24 @@ public class RefreshService {
     @Inject
     RefreshService(ConnectionService connections, HubSpotOAuthClient hubspot, AppCredentials credentials,
             AuditLog audit, InstantSource clock, TokenVaultConfig config, Metrics metrics,
-            jakarta.enterprise.event.Event<ConnectionChanged> changed) {
+            jakarta.enterprise.event.Event<ConnectionChanged> changed, PendingRefreshWrites pendingWrites) {
         this.changed = changed;
+        this.pendingWrites = pendingWrites;
         this.connections = connections;
         this.hubspot = hubspot;
         this.credentials = credentials;
         this.audit = audit;
         this.clock = clock;
         this.lease = config.refresh().lease();
-        String host = System.getenv().getOrDefault("HOSTNAME", "local");
-        this.owner = host + "-" + UUID.randomUUID().toString().substring(0, 8);
+        this.leaseWait = config.refresh().leaseWait();
+        // the process start, not the clock's now: a replica must not mistake its own leases for a previous process's
+        this.owner = LeaseOwner.of(config.replicaName(),
+                Instant.ofEpochMilli(java.lang.management.ManagementFactory.getRuntimeMXBean().getStartTime()));
         this.metrics = metrics;
     }
 
-    /** This replica's lease owner id. */
-    public String owner() {
+    /** This replica's lease owner. */
+    public LeaseOwner owner() {
         return owner;
     }
 
@@ -89,7 +97,7 @@ public class RefreshService {
 
         return flights.computeIfAbsent(key, k -> Uni.createFrom()
                 .deferred(() -> rateLimit.tryAcquire(k, clock.instant())
-                        ? claimAndRefresh(app, portalId, alreadyFresh, clock.instant().plus(lease).plusSeconds(5))
+                        ? claimAndRefresh(app, portalId, alreadyFresh, clock.instant().plus(leaseWait), LEASE_POLL)
                         : Uni.createFrom().failure(new RefreshUnavailableException(
                                 "too many refreshes of this connection recently (HubSpot allows "
                                         + RefreshRateLimit.HUBSPOT_LIMIT + " OAuth calls per 10 s per portal)",
@@ -113,12 +121,12 @@ public class RefreshService {
     }
 
     private Uni<FreshToken> claimAndRefresh(String app, long portalId, Predicate<Connection> alreadyFresh,
-            Instant giveUpAt) {
+            Instant giveUpAt, Duration poll) {
         return connections.claimRefreshLease(app, portalId, owner, lease).chain(claimed -> {
             if (claimed.isPresent()) {
                 Connection c = claimed.get();
                 if (alreadyFresh.test(c)) {
-                    return connections.releaseLease(c.id(), owner).chain(() -> stored(app, portalId));
+                    return connections.releaseLease(c.id(), owner.id()).chain(() -> stored(app, portalId));
                 }
                 return refreshClaimed(c);
             }
@@ -133,12 +141,17 @@ public class RefreshService {
                             "portal " + portalId + " holds a private-app token, which does not refresh"));
                 }
                 if (!clock.instant().isBefore(giveUpAt)) {
+                    // a live replica finishes a refresh in well under tokenvault.refresh.lease-wait; one that stopped
+                    // holds the lease until it expires: answer now rather than hold the caller that long
                     return Uni.createFrom().failure(new RefreshUnavailableException(
-                            "another replica holds the refresh lease", Duration.ofSeconds(5)));
+                            "another replica holds this connection's refresh lease (it may have stopped; the lease "
+                                    + "expires within " + lease.toSeconds() + " s)",
+                            Duration.ofSeconds(Math.max(1, Math.min(30, lease.toSeconds() / 2)))));
                 }
-                // another replica is refreshing: wait for its lease, then look again
-                return Uni.createFrom().voidItem().onItem().delayIt().by(LEASE_POLL)
-                        .chain(() -> claimAndRefresh(app, portalId, alreadyFresh, giveUpAt));
+                // another replica is refreshing: wait for its lease with backoff, then look again
+                Duration next = poll.multipliedBy(2).compareTo(LEASE_POLL_MAX) > 0 ? LEASE_POLL_MAX : poll.multipliedBy(2);
+                return Uni.createFrom().voidItem().onItem().delayIt().by(poll)
+                        .chain(() -> claimAndRefresh(app, portalId, alreadyFresh, giveUpAt, next));
             });
         });
     }
@@ -154,7 +167,9 @@ public class RefreshService {
 
     private Uni<FreshToken> refreshClaimed(Connection c) {
         Timer.Sample sample = Timer.start();
-        return connections.open(c.app(), c.portalId())
+        // a newer refresh token not stored yet goes first: the stored one may be revoked at HubSpot already
+        return pendingWrites.writeFirst(c.app(), c.portalId())
+                .chain(() -> connections.open(c.app(), c.portalId()))
                 .chain(found -> {
                     OpenedConnection opened = found.orElseThrow(() -> ApiException.notFound("connection erased"));
                     Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
@@ -175,7 +190,7 @@ public class RefreshService {
                     Duration wait = Backoff.after(c.refreshFailures() + 1, null);
                     LOG.warnf("refresh of %s/%d could not run (%s); next attempt in %s", c.app(), c.portalId(),
                             e.getClass().getSimpleName(), wait);
-                    return connections.recordRefreshFailure(c, owner, "refresh could not run: "
+                    return connections.recordRefreshFailure(c, owner.id(), "refresh could not run: "
                             + e.getClass().getSimpleName(), clock.instant().plus(wait)).onFailure().recoverWithNull();
                 })
                 .onFailure(e -> !(e instanceof NeedsReauthException) && !(e instanceof RefreshUnavailableException)
@@ -184,29 +199,47 @@ public class RefreshService {
                         + e.getClass().getSimpleName(), Duration.ofSeconds(5)));
     }
 
+    /**
+     * Stores what HubSpot returned. A grant with a new refresh token is never dropped: when the lease was lost it is
+     * stored by compare-and-set on the refresh token that was sent, and when the database is away it is kept and
+     * written again in the background ({@link PendingRefreshWrites}) while the caller gets its fresh access token.
+     * A grant without one (HubSpot's v1 API) is discarded when the lease was lost: what is stored is the truth.
+     */
     private Uni<FreshToken> store(OpenedConnection opened, TokenGrant grant) {
         Connection c = opened.connection();
-        return connections.completeRefresh(opened, owner, grant.accessToken(), grant.refreshToken(),
-                grant.expiresIn(), grant.scopes())
-                .chain(held -> {
-                    if (!held) {
-                        // the lease was lost meanwhile (erased, re-installed, or taken over after expiry): what is
-                        // stored now is the truth, never this token
-                        LOG.infof("refresh of %s/%d finished after its lease was lost; its result is discarded",
-                                c.app(), c.portalId());
-                        return stored(c.app(), c.portalId());
-                    }
-                    metrics.refreshed("success");
-                    changed.fire(new ConnectionChanged(c.app(), c.portalId())); // drop the older token cached here
-                    if (c.refreshFailures() > 0) {
-                        LOG.infof("refresh of %s/%d recovered after %d failures", c.app(), c.portalId(),
-                                c.refreshFailures());
-                    }
-                    audit.record(null, c.app(), c.portalId(), "token.refresh", "success", null);
-                    return Uni.createFrom().item(new FreshToken(grant.accessToken(),
-                            clock.instant().plusSeconds(grant.expiresIn()),
-                            grant.scopes() == null || grant.scopes().isEmpty() ? c.scopes() : grant.scopes()));
-                });
+        boolean rotated = grant.refreshToken() != null && !grant.refreshToken().isEmpty()
+                && !grant.refreshToken().equals(opened.secret(SecretField.REFRESH_TOKEN).orElse(null));
+        Uni<Boolean> write = connections.completeRefresh(opened, owner.id(), grant.accessToken(), grant.refreshToken(),
+                grant.expiresIn(), grant.scopes());
+        if (rotated) {
+            write = write
+                    .chain(held -> held ? Uni.createFrom().item(true)
+                            : connections.storeRotatedRefresh(opened, owner.id(), grant.accessToken(),
+                                    grant.refreshToken(), grant.expiresIn(), grant.scopes()))
+                    .onFailure(Outages::isDatabaseUnavailable).recoverWithItem(e -> {
+                        pendingWrites.keep(opened, grant, owner, e);
+                        return true;
+                    });
+        }
+        return write.chain(held -> {
+            if (!held) {
+                // the lease was lost meanwhile (erased, re-installed, or taken over after expiry) and this grant
+                // brings no new refresh token, or a newer one is stored: what is stored now is the truth
+                LOG.infof("refresh of %s/%d finished after its lease was lost; its result is discarded",
+                        c.app(), c.portalId());
+                return stored(c.app(), c.portalId());
+            }
+            metrics.refreshed("success");
+            changed.fire(new ConnectionChanged(c.app(), c.portalId())); // drop the older token cached here
+            if (c.refreshFailures() > 0) {
+                LOG.infof("refresh of %s/%d recovered after %d failures", c.app(), c.portalId(),
+                        c.refreshFailures());
+            }
+            audit.record(null, c.app(), c.portalId(), "token.refresh", "success", null);
+            return Uni.createFrom().item(new FreshToken(grant.accessToken(),
+                    clock.instant().plusSeconds(grant.expiresIn()),
+                    grant.scopes() == null || grant.scopes().isEmpty() ? c.scopes() : grant.scopes()));
+        });
     }
 
     private Uni<FreshToken> failed(Connection c, HubSpotException e) {
@@ -219,10 +252,12 @@ public class RefreshService {
         }
         int failures = c.refreshFailures() + 1;
         Duration wait = Backoff.after(failures, e.retryAfter());
-        LOG.warnf("refresh of %s/%d failed (%s); attempt %d, next in %s", c.app(), c.portalId(), e.getMessage(),
+        // a call the bulkhead did not send is counted (tokenvault_hubspot_bulkhead_rejections_total), not a WARN each
+        LOG.logf(e.kind() == HubSpotException.Kind.BUSY ? Logger.Level.DEBUG : Logger.Level.WARN,
+                "refresh of %s/%d failed (%s); attempt %d, next in %s", c.app(), c.portalId(), e.getMessage(),
                 failures, wait);
         audit.record(null, c.app(), c.portalId(), "token.refresh", "transient", e.getMessage());
-        return connections.recordRefreshFailure(c, owner, e.getMessage(), clock.instant().plus(wait))
+        return connections.recordRefreshFailure(c, owner.id(), e.getMessage(), clock.instant().plus(wait))
                 .onFailure().recoverWithItem(false)
                 .chain(ignored -> Uni.createFrom().failure(new RefreshUnavailableException(
                         "HubSpot could not refresh the token now: " + e.getMessage(),
@@ -234,7 +269,7 @@ public class RefreshService {
         LOG.warnf("HubSpot rejected the refresh token of %s/%d: %s; connection needs re-authorization", c.app(),
                 c.portalId(), why);
         audit.record(null, c.app(), c.portalId(), "token.refresh", "rejected", why);
-        return connections.markNeedsReauth(c, owner, why)
+        return connections.markNeedsReauth(c, owner.id(), why)
                 .chain(ignored -> Uni.createFrom().failure(new NeedsReauthException(c.app(), c.portalId())));
     }
 }

@@ -10,6 +10,7 @@ import org.jboss.logging.Logger;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.connection.Connection;
 import dev.tokenvault.connection.ConnectionService;
+import dev.tokenvault.db.ScheduledJobs;
 import io.quarkus.scheduler.Scheduled;
 import io.smallrye.mutiny.Multi;
 import io.smallrye.mutiny.Uni;
@@ -29,7 +30,10 @@ public class Refresher {
     private final TokenVaultConfig.Refresh config;
     private final AtomicBoolean sweeping = new AtomicBoolean();
 
-    Refresher(ConnectionService connections, RefreshService refresher, TokenVaultConfig config) {
+    private final ScheduledJobs jobs;
+
+    Refresher(ConnectionService connections, RefreshService refresher, TokenVaultConfig config, ScheduledJobs jobs) {
+        this.jobs = jobs;
         this.connections = connections;
         this.refresher = refresher;
         this.config = config.refresh();
@@ -37,16 +41,20 @@ public class Refresher {
 
     @Scheduled(every = "${tokenvault.refresh.poll-interval:15S}", delayed = "5s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP, skipExecutionIf = Disabled.class)
     Uni<Void> poll() {
-        return sweep().replaceWithVoid();
+        return jobs.run("refresh sweep", this::sweepOrFail);
     }
 
     /** This replica's lease owner id. */
     public String owner() {
-        return refresher.owner();
+        return refresher.owner().id();
     }
 
     /** Refreshes everything due now; returns how many connections were attempted. */
     public Uni<Integer> sweep() {
+        return sweepOrFail().onFailure().recoverWithItem(0);
+    }
+
+    private Uni<Integer> sweepOrFail() {
         if (!sweeping.compareAndSet(false, true)) {
             return Uni.createFrom().item(0);
         }
@@ -63,9 +71,6 @@ public class Refresher {
             return refreshAll(claimed).chain(() -> claimed.size() < batchSize
                     ? Uni.createFrom().item(doneSoFar + claimed.size())
                     : batches(doneSoFar + claimed.size()));
-        }).onFailure().recoverWithItem(e -> {
-            LOG.warnf("refresh sweep interrupted: %s", e.getClass().getSimpleName());
-            return doneSoFar;
         });
     }
 

@@ -18,6 +18,8 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 
 import dev.tokenvault.crypto.CryptoException;
 import dev.tokenvault.crypto.KeyServiceUnavailableException;
+import dev.tokenvault.db.DatabaseTimeoutException;
+import dev.tokenvault.db.Outages;
 import io.quarkus.security.AuthenticationFailedException;
 import io.quarkus.security.ForbiddenException;
 import io.quarkus.security.UnauthorizedException;
@@ -62,14 +64,37 @@ public class ProblemMapper {
 
     @ServerExceptionMapper
     public Response database(PgException e, UriInfo uri) {
-        return respond(ApiException.unavailable("the database is unavailable; retry later",
-                java.time.Duration.ofSeconds(5), e), uri);
+        return Outages.isDatabaseUnavailable(e) ? databaseUnavailable(e, uri) : unexpected(e, uri);
+    }
+
+    @ServerExceptionMapper
+    public Response databaseTimeout(DatabaseTimeoutException e, UriInfo uri) {
+        return databaseUnavailable(e, uri);
     }
 
     @ServerExceptionMapper
     public Response vertx(VertxException e, UriInfo uri) {
+        if (Outages.isDatabaseUnavailable(e)) {
+            return databaseUnavailable(e, uri);
+        }
         return respond(ApiException.unavailable("a backing service is unavailable; retry later",
                 java.time.Duration.ofSeconds(5), e), uri);
+    }
+
+    /**
+     * The database is unreachable, restarting or silent: 503 with Retry-After, one rate-limited WARN line (see
+     * {@link #respond}), never a stack trace.
+     */
+    private static Response databaseUnavailable(Throwable e, UriInfo uri) {
+        return respond(ApiException.unavailable("the database is unavailable; retry later",
+                java.time.Duration.ofSeconds(5), new DatabaseOutage(Outages.describe(e))), uri);
+    }
+
+    /** What the log line says of a database outage: a safe description, no trace. */
+    static final class DatabaseOutage extends RuntimeException {
+        DatabaseOutage(String description) {
+            super(description, null, false, false);
+        }
     }
 
     @ServerExceptionMapper
@@ -107,6 +132,10 @@ public class ProblemMapper {
 
     @ServerExceptionMapper(priority = jakarta.ws.rs.Priorities.USER + 1000)
     public Response unexpected(Throwable e, UriInfo uri) {
+        if (Outages.isDatabaseUnavailable(e)) {
+            // connect refused, connection reset or closed, pool queue full: an outage, not a bug
+            return databaseUnavailable(e, uri);
+        }
         return respond(new ApiException(500, "internal-error", "Internal error",
                 "an unexpected error occurred; it has been logged", null, null, e), uri);
     }

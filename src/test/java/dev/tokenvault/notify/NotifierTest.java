@@ -49,6 +49,9 @@ class NotifierTest {
     Notifier notifier;
 
     @Inject
+    dev.tokenvault.db.ScheduledJobs jobs;
+
+    @Inject
     TestClock clock;
 
     @Inject
@@ -130,7 +133,7 @@ class NotifierTest {
         assertThat(dispatch()).isZero();
 
         // "restart": another notifier instance (a fresh process) picks the event up from the outbox
-        Notifier restarted = new Notifier(pool, clock, config, metrics, json);
+        Notifier restarted = new Notifier(pool, clock, config, metrics, json, jobs);
         clock.advance(Duration.ofMinutes(2));
         assertThat(restarted.dispatch().await().atMost(Duration.ofSeconds(20))).isEqualTo(1);
         clock.advance(Duration.ofHours(1));

@@ -61,6 +61,12 @@ class RefresherTest {
     @Inject
     jakarta.enterprise.event.Event<dev.tokenvault.connection.ConnectionChanged> changed;
 
+    @Inject
+    PendingRefreshWrites pendingWrites;
+
+    @Inject
+    dev.tokenvault.db.ScheduledJobs jobs;
+
     HubSpotSimulator sim() {
         return FakeHubSpotResource.sim();
     }
@@ -197,7 +203,8 @@ class RefresherTest {
         long portal = install();
         clock.advance(Duration.ofMinutes(21));
         // a replica claims the row and dies before refreshing it
-        var claimed = connections.claimDue("crashed-replica", config.refresh().lease(), 100)
+        var claimed = connections.claimDue(dev.tokenvault.connection.LeaseOwner.of(java.util.Optional.of("crashed-pod"),
+                java.time.Instant.now()), config.refresh().lease(), 100)
                 .await().atMost(Duration.ofSeconds(10));
         assertThat(claimed).extracting(c -> c.portalId()).contains(portal);
         int before = sim().count("refresh");
@@ -236,8 +243,8 @@ class RefresherTest {
     /** A second refresher with its own lease-owner id, as another replica would have. */
     Refresher secondReplica() {
         RefreshService service = new RefreshService(connections, hubspot, credentials, audit, clock, config, metrics,
-                changed);
-        assertThat(service.owner()).isNotEqualTo(refresher.owner());
-        return new Refresher(connections, service, config);
+                changed, pendingWrites);
+        assertThat(service.owner().id()).isNotEqualTo(refresher.owner());
+        return new Refresher(connections, service, config, jobs);
     }
 }

@@ -345,6 +345,40 @@ public final class FakeVault implements AutoCloseable {
         }
     }
 
+    /** Requests still to stall: path prefix (after /v1/) and how long, one entry per request. */
+    private final java.util.concurrent.ConcurrentLinkedQueue<java.util.Map.Entry<String, java.time.Duration>> stalls = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
+    /**
+     * The next {@code times} requests whose path (after {@code /v1/}) starts with {@code pathPrefix} are held for
+     * {@code stall} (real time) before they are answered normally: a Vault that is slow for a moment.
+     */
+    public FakeVault stallNext(int times, String pathPrefix, java.time.Duration stall) {
+        for (int i = 0; i < times; i++) {
+            stalls.add(java.util.Map.entry(pathPrefix, stall));
+        }
+        return this;
+    }
+
+    /** Stalls not yet applied. */
+    public int pendingStalls() {
+        return stalls.size();
+    }
+
+    private void stallIfAsked(String path) {
+        String p = path.startsWith("/v1/") ? path.substring(4) : path;
+        for (var it = stalls.iterator(); it.hasNext();) {
+            var s = it.next();
+            if (p.startsWith(s.getKey()) && stalls.remove(s)) {
+                try {
+                    Thread.sleep(s.getValue().toMillis());
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+                return;
+            }
+        }
+    }
+
     /** While down, every request except sys/health answers 503 {"errors":["Vault is sealed"]} like a sealed Vault. */
     public void setDown(boolean down) {
         this.sealed = down;
@@ -418,6 +452,7 @@ public final class FakeVault implements AutoCloseable {
             body = "";
         }
         String token = token(ex.getRequestHeaders());
+        stallIfAsked(path);
         Response resp;
         try {
             resp = dispatch(method, path, query, token, body);

@@ -15,6 +15,11 @@ public class PostgresResource implements QuarkusTestResourceLifecycleManager {
 
     private static EmbeddedPostgres postgres;
 
+    /** The port of this class loader's test PostgreSQL. */
+    public static int port() {
+        return postgres().getPort();
+    }
+
     public static synchronized EmbeddedPostgres postgres() {
         if (postgres == null) {
             try {
