@@ -76,14 +76,21 @@ class ConnectionGauges {
                             var r = rows.iterator().next();
                             metrics.backlogs(r.getLong(0), r.getLong(1));
                         }))
+                .chain(() -> pool.query("select state = 'failed' or (state = 'running' and heartbeat_at < now() - "
+                        + RewrapService.STALE_SQL + ") from rewrap_run where id = 1").execute()
+                        .invoke(rows -> metrics.rewrapFailed(rows.size() > 0
+                                && Boolean.TRUE.equals(rows.iterator().next().getBoolean(0)))))
                 .chain(() -> repository.countDataKeysByVersion())
-                .chain(byVersion -> crypto.currentKeyVersion().onFailure().recoverWithNull().map(current -> {
-                    Map<String, Long> all = new TreeMap<>(byVersion);
-                    if (current != null) {
-                        all.putIfAbsent(current, 0L); // the newest version is always shown, at zero if unused
-                    }
-                    return all;
-                }))
+                .chain(byVersion -> crypto.currentKeyVersion()
+                        .invoke(v -> metrics.keyServiceUp(true))
+                        .onFailure().invoke(e -> metrics.keyServiceUp(false))
+                        .onFailure().recoverWithNull().map(current -> {
+                            Map<String, Long> all = new TreeMap<>(byVersion);
+                            if (current != null) {
+                                all.putIfAbsent(current, 0L); // the newest version is always shown, at zero if unused
+                            }
+                            return all;
+                        }))
                 .invoke(metrics::dataKeys)
                 .replaceWithVoid();
     }

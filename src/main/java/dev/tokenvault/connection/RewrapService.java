@@ -41,7 +41,7 @@ public class RewrapService {
     static final int CONCURRENCY = 8;
     /** A running run whose heartbeat (database time) is older than this is considered stopped and may be taken over. */
     static final Duration STALE = Duration.ofMinutes(2);
-    private static final String STALE_SQL = "interval '2 minutes'";
+    static final String STALE_SQL = "interval '2 minutes'";
     /** How often a running run records its progress; well below {@link #STALE}. */
     static final Duration HEARTBEAT = Duration.ofSeconds(20);
     private static final String COLUMNS = "state, owner, target_key_version, total, rewrapped, remaining, started_at, "

@@ -44,6 +44,8 @@ public class Metrics {
     private final MultiGauge dataKeys;
     private final AtomicInteger auditPending = new AtomicInteger();
     private final AtomicInteger refreshWritesPending = new AtomicInteger();
+    private final AtomicInteger rewrapFailed = new AtomicInteger();
+    private final AtomicInteger keyServiceUp = new AtomicInteger();
     private final Counter refreshTokensLost;
     private final Counter hubspotBusy;
 
@@ -80,6 +82,12 @@ public class Metrics {
         Gauge.builder("tokenvault_refresh_pending_writes", refreshWritesPending, AtomicInteger::doubleValue)
                 .description("Refresh results carrying a new refresh token that could not be stored yet (database "
                         + "unavailable): kept in memory and written again with backoff")
+                .register(registry);
+        Gauge.builder("tokenvault_rewrap_failed", rewrapFailed, AtomicInteger::doubleValue)
+                .description("1 while the deployment's last rewrap run failed (or stopped without finishing), else 0")
+                .register(registry);
+        Gauge.builder("tokenvault_key_service_up", keyServiceUp, AtomicInteger::doubleValue)
+                .description("1 when the key service answered the last gauge update (current key version), else 0")
                 .register(registry);
         refreshTokensLost = Counter.builder("tokenvault_refresh_tokens_lost_total")
                 .description("New refresh tokens given up on after tokenvault.refresh.pending-write-retention or "
@@ -121,6 +129,14 @@ public class Metrics {
     /** Refresh results waiting to be written: the pending-write queue counts into it, the gauge reads it. */
     public AtomicInteger refreshWritesPending() {
         return refreshWritesPending;
+    }
+
+    public void rewrapFailed(boolean failed) {
+        rewrapFailed.set(failed ? 1 : 0);
+    }
+
+    public void keyServiceUp(boolean up) {
+        keyServiceUp.set(up ? 1 : 0);
     }
 
     public void refreshTokenLost() {
