@@ -44,7 +44,15 @@ import dev.tokenvault.sandbox.SimState.RefreshTok;
  * <li>{@code DELETE /oauth/v1/refresh-tokens/{token}} - legacy revoke (204)</li>
  * <li>{@code POST /oauth/{version}/token}, {@code .../token/introspect}, {@code .../token/revoke} for {@code version}
  * {@code 2026-03} (and the aliases {@code v3}, {@code 2026-09}, any {@code yyyy-mm}) - form body only</li>
+ * <li>{@code /crm/v3/objects/{contacts|companies|deals}}: list, get, create, update, archive, {@code batch/read} and
+ * {@code search}, with a bearer token, HubSpot's error bodies, rate-limit headers and rolling windows (see
+ * {@code SimCrm}, {@code SimCrmSearch}, {@code SimRateLimits})</li>
  * </ul>
+ *
+ * <p>
+ * The areas live in package-private classes: {@code SimState} (apps, portals, codes, tokens), {@code SimOAuth} and
+ * {@code SimConsent} (OAuth), {@code SimCrm} (CRM objects), {@code SimWebhooks} (webhook signing), {@code SimFaults}
+ * (fault injection and recording); this class is the facade that routes requests and holds the public API.
  *
  * <p>
  * State (apps, portals, codes, tokens) lives in concurrent maps; every public method is thread-safe. Time comes from
@@ -62,6 +70,14 @@ public final class HubSpotSimulator {
     public static final String OP_INTROSPECT = "introspect";
     public static final String OP_REVOKE = "revoke";
     public static final String OP_UNKNOWN = "unknown";
+    /** CRM objects API operations ({@code /crm/v3/objects/...}); a fault target may also be a path like /crm/. */
+    public static final String OP_CRM_LIST = "crm.list";
+    public static final String OP_CRM_GET = "crm.get";
+    public static final String OP_CRM_CREATE = "crm.create";
+    public static final String OP_CRM_UPDATE = "crm.update";
+    public static final String OP_CRM_DELETE = "crm.delete";
+    public static final String OP_CRM_BATCH_READ = "crm.batch_read";
+    public static final String OP_CRM_SEARCH = "crm.search";
 
     public static final String V1 = "v1";
     public static final String V2026_03 = "2026-03";
@@ -318,6 +334,7 @@ public final class HubSpotSimulator {
     private final SimConsent consent;
     private final SimWebhooks webhooks;
     private final SimFaults faults = new SimFaults();
+    private final SimCrm crm;
 
     public HubSpotSimulator() {
         this(InstantSource.system());
@@ -328,6 +345,7 @@ public final class HubSpotSimulator {
         this.oauth = new SimOAuth(state);
         this.consent = new SimConsent(state);
         this.webhooks = new SimWebhooks(state);
+        this.crm = new SimCrm(state);
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -535,6 +553,92 @@ public final class HubSpotSimulator {
     }
 
     // ------------------------------------------------------------------------------------------------------------
+    // CRM objects and rate limits
+    // ------------------------------------------------------------------------------------------------------------
+
+    /** Registers a private-app (static) token of a portal: CRM calls with it act on that portal. */
+    public HubSpotSimulator registerPrivateAppToken(long portalId, String token) {
+        if (token == null || token.isBlank()) {
+            throw new IllegalArgumentException("token must not be blank");
+        }
+        state.portals.computeIfAbsent(portalId, Portal::of);
+        state.privateAppTokens.put(token, portalId);
+        return this;
+    }
+
+    /** The rolling window of OAuth apps per (app, account): at most {@code max} calls in any {@code interval}. */
+    public HubSpotSimulator rateLimit(int max, Duration interval) {
+        crm.limits.max = positive(max);
+        crm.limits.interval = positive(interval);
+        return this;
+    }
+
+    /** Private-app tokens' rolling window per account and their daily quota (HubSpot Free: 100 per 10 s, 250,000). */
+    public HubSpotSimulator privateAppRateLimit(int max, Duration interval, long dailyMax) {
+        crm.limits.privateMax = positive(max);
+        crm.limits.privateInterval = positive(interval);
+        crm.limits.privateDailyMax = positive((int) Math.min(Integer.MAX_VALUE, dailyMax));
+        return this;
+    }
+
+    /** The search endpoints' own rolling window per (app, account) (HubSpot: 5 per second). */
+    public HubSpotSimulator searchRateLimit(int max, Duration interval) {
+        crm.limits.searchMax = positive(max);
+        crm.limits.searchInterval = positive(interval);
+        return this;
+    }
+
+    /** Simulator-clock times of every authenticated CRM call to a portal, 429s included, oldest first. */
+    public List<Instant> crmRequestTimes(long portalId) {
+        return crm.limits.requestTimes(portalId);
+    }
+
+    /** Number of CRM calls to a portal the rate limits answered 429 (injected faults not included). */
+    public int crmRateLimited(long portalId) {
+        return crm.limits.rateLimited(portalId);
+    }
+
+    /** Number of CRM calls the rate limits answered 429, all portals. */
+    public int crmRateLimited() {
+        return crm.limits.rateLimited();
+    }
+
+    /** Creates an object directly (not recorded, no budget spent); returns its id. */
+    public String createCrmObject(long portalId, String objectType, Map<String, String> properties) {
+        String type = SimCrm.canonicalType(objectType);
+        if (type == null) {
+            throw new IllegalArgumentException("unsupported object type " + objectType);
+        }
+        return Long.toString(crm.insert(portalId, type, properties).id);
+    }
+
+    /** An object's current properties (archived ones too), or empty. */
+    public Optional<Map<String, String>> crmObject(long portalId, String objectType, String id) {
+        String type = SimCrm.canonicalType(objectType);
+        SimCrm.CrmObject o = type == null ? null : crm.find(portalId, type, id);
+        if (o == null) {
+            return Optional.empty();
+        }
+        synchronized (o) {
+            return Optional.of(Map.copyOf(o.properties));
+        }
+    }
+
+    private static int positive(int n) {
+        if (n <= 0) {
+            throw new IllegalArgumentException("must be > 0");
+        }
+        return n;
+    }
+
+    private static Duration positive(Duration d) {
+        if (d == null || d.isZero() || d.isNegative()) {
+            throw new IllegalArgumentException("interval must be > 0");
+        }
+        return d;
+    }
+
+    // ------------------------------------------------------------------------------------------------------------
     // Failure injection
     // ------------------------------------------------------------------------------------------------------------
 
@@ -623,9 +727,13 @@ public final class HubSpotSimulator {
         return this;
     }
 
-    /** Forgets codes, tokens, generations, faults and recordings; keeps apps, portals and configuration. */
+    /**
+     * Forgets codes, tokens, generations, CRM objects, rate-limit windows, faults and recordings; keeps apps, portals,
+     * private-app tokens and configuration.
+     */
     public HubSpotSimulator reset() {
         state.reset();
+        crm.reset();
         clearFaults();
         clearRecording();
         return this;
@@ -665,6 +773,9 @@ public final class HubSpotSimulator {
         SimRoute r = consent.route(req);
         if (r == null) {
             r = oauth.route(req);
+        }
+        if (r == null) {
+            r = crm.route(req);
         }
         if (r != null) {
             return r;
