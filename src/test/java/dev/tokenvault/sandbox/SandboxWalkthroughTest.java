@@ -66,6 +66,16 @@ class SandboxWalkthroughTest {
         String first = given().auth().oauth2(jwt).get("/v1/apps/default/portals/" + portal + "/token").then()
                 .statusCode(200).body("authType", equalTo("oauth")).extract().path("accessToken");
 
+        // the sandbox also serves HubSpot's CRM objects API to the handed-out token (the proxy's upstream in dev mode)
+        given().auth().oauth2(first).contentType("application/json")
+                .body("{\"properties\":{\"email\":\"try@example.com\",\"firstname\":\"Try\"}}")
+                .post("/sandbox/hubspot/crm/v3/objects/contacts").then().statusCode(201)
+                .header("X-HubSpot-RateLimit-Max", equalTo("100"));
+        given().auth().oauth2(first).get("/sandbox/hubspot/crm/v3/objects/contacts?properties=email").then()
+                .statusCode(200).body("results[0].properties.email", equalTo("try@example.com"));
+        given().get("/sandbox/hubspot/crm/v3/objects/contacts").then().statusCode(401)
+                .body("category", equalTo("INVALID_AUTHENTICATION"));
+
         // 3. forced refresh gives a new token
         String second = given().auth().oauth2(jwt).post("/v1/apps/default/portals/" + portal + "/token/refresh")
                 .then().statusCode(200).extract().path("accessToken");
