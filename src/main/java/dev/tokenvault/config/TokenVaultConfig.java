@@ -266,6 +266,32 @@ public interface TokenVaultConfig {
         /** Accept v1/v2 webhook signatures (HubSpot's legacy schemes) besides v3. */
         @WithDefault("false")
         boolean allowLegacySignatures();
+
+        /** The HubSpot rate budget of each portal of this app, shared by every replica. */
+        RateLimit rateLimit();
+
+        /**
+         * The budget per portal, for all replicas together: at most {@code calls} HubSpot calls in any rolling
+         * {@code interval} (HubSpot's own window is rolling). HubSpot's {@code X-HubSpot-RateLimit-*} headers
+         * correct it at run time (accounts with higher limits).
+         */
+        interface RateLimit {
+            /** Calls per portal in any rolling {@code interval} (at least 1, at most 10000). */
+            @WithDefault("100")
+            int calls();
+
+            /** The rolling window of {@code calls} (positive). */
+            @WithDefault("10S")
+            Duration interval();
+
+            /** Calls of {@code POST /crm/v3/objects/{type}/search} per portal in any rolling {@code search-interval}. */
+            @WithDefault("5")
+            int searchCalls();
+
+            /** The rolling window of {@code search-calls} (positive). */
+            @WithDefault("1S")
+            Duration searchInterval();
+        }
     }
 
     interface Crypto {

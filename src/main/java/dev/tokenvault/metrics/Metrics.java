@@ -1,5 +1,6 @@
 package dev.tokenvault.metrics;
 
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -48,6 +49,9 @@ public class Metrics {
     private final AtomicInteger keyServiceUp = new AtomicInteger();
     private final Counter refreshTokensLost;
     private final Counter hubspotBusy;
+    private final Timer budgetWait;
+    private final Counter budgetExhausted;
+    private final Counter budgetPauses;
 
     Metrics(MeterRegistry registry) {
         this.registry = registry;
@@ -96,6 +100,13 @@ public class Metrics {
         hubspotBusy = Counter.builder("tokenvault_hubspot_bulkhead_rejections_total")
                 .description("HubSpot OAuth calls not sent because their bulkhead was full for the whole wait")
                 .register(registry);
+        budgetWait = Timer.builder("tokenvault_rate_budget_wait_seconds")
+                .description("How long granted HubSpot rate-budget permits were waited for").register(registry);
+        budgetExhausted = Counter.builder("tokenvault_rate_budget_exhausted_total")
+                .description("Waits for HubSpot rate-budget permits that ended without one (answered 429)")
+                .register(registry);
+        budgetPauses = Counter.builder("tokenvault_rate_budget_pauses_total")
+                .description("Rate budgets paused after a HubSpot 429").register(registry);
         dataKeys = MultiGauge.builder("tokenvault_data_keys")
                 .description("Wrapped data keys (of connections and of pending revocations) by key version")
                 .register(registry);
@@ -145,6 +156,18 @@ public class Metrics {
 
     public void hubspotBusy() {
         hubspotBusy.increment();
+    }
+
+    public void budgetWaited(Duration wait) {
+        budgetWait.record(wait);
+    }
+
+    public void budgetExhausted() {
+        budgetExhausted.increment();
+    }
+
+    public void budgetPaused() {
+        budgetPauses.increment();
     }
 
     public void notifyFailed() {
