@@ -104,7 +104,7 @@ Call with (dict "app" $name "key" "client-id").
 */}}
 {{- define "tokenvault.appEnvName" -}}
 {{- if regexMatch "^[a-z0-9]+$" .app }}
-{{- printf "TOKENVAULT_APPS_%s_%s" (upper .app) (.key | replace "-" "_" | upper) }}
+{{- printf "TOKENVAULT_APPS_%s_%s" (upper .app) (.key | replace "-" "_" | replace "." "_" | upper) }}
 {{- else }}
 {{- printf "tokenvault.apps.%s.%s" .app .key }}
 {{- end }}

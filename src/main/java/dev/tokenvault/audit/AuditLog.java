@@ -169,11 +169,12 @@ public class AuditLog {
             + "detail) select * from unnest($1::timestamptz[], $2::timestamptz[], $3::int[], $4::text[], $5::text[], "
             + "$6::bigint[], $7::text[], $8::text[], $9::text[])";
 
-    /** The action whose identical events are stored as one record with a count (the hot path's). */
-    static final String COALESCED_ACTION = "token.handout";
+    /** The actions whose identical events are stored as one record with a count (the hot paths'). */
+    static final java.util.Set<String> COALESCED_ACTIONS = java.util.Set.of("token.handout", "hubspot.proxy");
 
     /** What makes hand-outs identical but for their time, within one second (a record never spans more). */
-    private record Same(long second, String sub, String app, Long portalId, String outcome, String detail) {
+    private record Same(long second, String action, String sub, String app, Long portalId, String outcome,
+            String detail) {
     }
 
     /** One record to write: an event, or hand-outs identical but for their time. */
@@ -198,12 +199,12 @@ public class AuditLog {
         List<Row> rows = new ArrayList<>();
         Map<Same, Row> handouts = new HashMap<>();
         for (AuditEvent ev : batch) {
-            if (!COALESCED_ACTION.equals(ev.action())) {
+            if (!COALESCED_ACTIONS.contains(ev.action())) {
                 rows.add(new Row(ev));
                 continue;
             }
-            Same same = new Same(ev.at().getEpochSecond(), ev.sub(), ev.app(), ev.portalId(), ev.outcome(),
-                    ev.detail());
+            Same same = new Same(ev.at().getEpochSecond(), ev.action(), ev.sub(), ev.app(), ev.portalId(),
+                    ev.outcome(), ev.detail());
             Row row = handouts.get(same);
             if (row == null) {
                 row = new Row(ev);

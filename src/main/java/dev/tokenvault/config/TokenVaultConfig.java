@@ -110,6 +110,31 @@ public interface TokenVaultConfig {
     /** Dev mode conveniences (ignored outside the dev profile). */
     Dev dev();
 
+    /** The HubSpot API proxy ({@code /v1/apps/{app}/portals/{portalId}/hubspot/...}). */
+    Proxy proxy();
+
+    interface Proxy {
+        /** Seconds the portal's access token must still live when a proxied call is sent. */
+        @WithDefault("60")
+        Duration minValidity();
+
+        /** How long a proxied call may wait for a permit of the portal's rate budget; then 429. */
+        @WithDefault("10S")
+        Duration maxWait();
+
+        /** Request body cap; a larger body is answered 413 and nothing is sent. */
+        @WithDefault("10M")
+        io.quarkus.runtime.configuration.MemorySize maxBodySize();
+
+        /** Time HubSpot has to answer a proxied call (to start its response); then 504. */
+        @WithDefault("30S")
+        Duration timeout();
+
+        /** Connections to HubSpot kept by each replica for proxied calls. */
+        @WithDefault("64")
+        int maxConnections();
+    }
+
     /** Deadlines and bounds of every call to PostgreSQL. */
     Database database();
 
@@ -291,6 +316,18 @@ public interface TokenVaultConfig {
             /** The rolling window of {@code search-calls} (positive). */
             @WithDefault("1S")
             Duration searchInterval();
+        }
+
+        /** What the HubSpot API proxy may call for this app. */
+        @WithName("proxy")
+        AppProxy appProxy();
+
+        interface AppProxy {
+            /**
+             * Comma-separated path prefixes the proxy may call for this app (e.g. {@code /crm/v3/objects/contacts});
+             * all paths when absent. {@code /oauth/} is never allowed.
+             */
+            Optional<List<String>> allowedPaths();
         }
     }
 

@@ -29,6 +29,9 @@ public class Metrics {
     public static final List<String> HANDOUT_OUTCOMES = List.of("cache", "store", "refreshed", "stale",
             "needs_reauth", "not_found", "unavailable", "forbidden", "invalid", "error");
     public static final List<String> STATUSES = List.of("active", "needs_reauth");
+    /** How proxied calls ended: sent and answered by HubSpot, or answered by the vault itself. */
+    public static final List<String> PROXY_OUTCOMES = List.of("ok", "upstream_4xx", "upstream_5xx", "upstream_429",
+            "rate_limited", "refused", "unavailable", "unreachable", "timeout");
 
     private final MeterRegistry registry;
     private final Map<String, Counter> refresh = new ConcurrentHashMap<>();
@@ -52,6 +55,9 @@ public class Metrics {
     private final Timer budgetWait;
     private final Counter budgetExhausted;
     private final Counter budgetPauses;
+    private final Map<String, Counter> proxied = new ConcurrentHashMap<>();
+    private final Timer proxyUpstream;
+    private final Counter upstream429;
 
     Metrics(MeterRegistry registry) {
         this.registry = registry;
@@ -96,6 +102,15 @@ public class Metrics {
         refreshTokensLost = Counter.builder("tokenvault_refresh_tokens_lost_total")
                 .description("New refresh tokens given up on after tokenvault.refresh.pending-write-retention or "
                         + "beyond tokenvault.refresh.pending-write-limit (their connections will need a re-install)")
+                .register(registry);
+        for (String outcome : PROXY_OUTCOMES) {
+            proxied.put(outcome, Counter.builder("tokenvault_proxy_requests_total")
+                    .description("HubSpot API proxy calls by outcome").tag("outcome", outcome).register(registry));
+        }
+        proxyUpstream = Timer.builder("tokenvault_proxy_upstream_seconds")
+                .description("HubSpot's time to answer proxied calls (until its response starts)").register(registry);
+        upstream429 = Counter.builder("tokenvault_upstream_429_total")
+                .description("HubSpot answers 429 seen by the proxy (its rate budget is then paused)")
                 .register(registry);
         hubspotBusy = Counter.builder("tokenvault_hubspot_bulkhead_rejections_total")
                 .description("HubSpot OAuth calls not sent because their bulkhead was full for the whole wait")
@@ -152,6 +167,21 @@ public class Metrics {
 
     public void refreshTokenLost() {
         refreshTokensLost.increment();
+    }
+
+    public void proxied(String outcome) {
+        Counter c = proxied.get(outcome);
+        if (c != null) {
+            c.increment();
+        }
+    }
+
+    public void proxyUpstream(java.time.Duration d) {
+        proxyUpstream.record(d);
+    }
+
+    public void upstream429() {
+        upstream429.increment();
     }
 
     public void hubspotBusy() {

@@ -28,6 +28,15 @@ public class ApiException extends RuntimeException {
         this.extensions = extensions == null ? Map.of() : Map.copyOf(extensions);
     }
 
+    public static ApiException unauthenticated() {
+        return new ApiException(401, "unauthenticated", "Unauthenticated", "a valid bearer JWT is required", null, null,
+                null);
+    }
+
+    public static ApiException tooManyRequests(String type, String title, String detail, Duration retryAfter) {
+        return new ApiException(429, type, title, detail, retryAfter, null, null);
+    }
+
     public static ApiException badRequest(String detail) {
         return new ApiException(400, "invalid-request", "Invalid request", detail, null, null, null);
     }

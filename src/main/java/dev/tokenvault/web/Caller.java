@@ -19,6 +19,8 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
 
     public static final String READ = "tokens.read";
     public static final String ADMIN = "tokens.admin";
+    /** May call HubSpot through the proxy for its portals (and cannot read their tokens). */
+    public static final String PROXY = "hubspot.proxy";
     public static final String ALL = "*";
 
     public boolean inGroup(String group) {
@@ -27,6 +29,24 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
 
     public boolean mayTouch(long portalId) {
         return allPortals || portals.contains(portalId);
+    }
+
+    /**
+     * The one authorisation decision: why this caller may not act on {@code portalId} (null: everywhere) with one of
+     * {@code groups}, or null when it may.
+     */
+    public String refusal(Long portalId, String... anyOfGroups) {
+        boolean inGroup = false;
+        for (String g : anyOfGroups) {
+            inGroup |= inGroup(g);
+        }
+        if (!inGroup) {
+            return "this action needs group " + String.join(" or ", anyOfGroups);
+        }
+        if (portalId != null && !mayTouch(portalId)) {
+            return "the caller's portals claim does not include portal " + portalId;
+        }
+        return null;
     }
 
     /** The {@code portals} claim as the caller sent it, normalised: {@code ["*"]} or the ids as strings. */

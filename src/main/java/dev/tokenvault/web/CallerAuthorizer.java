@@ -97,15 +97,18 @@ public class CallerAuthorizer {
         return c;
     }
 
-    private Caller require(String group, long portalId) {
+    /** May act on this portal with one of these groups. */
+    public Caller require(long portalId, String... anyOfGroups) {
         audit.requireAccepting();
         Caller c = caller();
-        if (!c.inGroup(group)) {
-            throw refused(c, portalId, "this action needs group " + group);
-        }
-        if (!c.mayTouch(portalId)) {
-            throw refused(c, portalId, "the caller's portals claim does not include portal " + portalId);
+        String refusal = c.refusal(portalId, anyOfGroups);
+        if (refusal != null) {
+            throw refused(c, portalId, refusal);
         }
         return c;
+    }
+
+    private Caller require(String group, long portalId) {
+        return require(portalId, group);
     }
 }

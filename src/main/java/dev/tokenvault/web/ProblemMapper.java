@@ -41,8 +41,7 @@ public class ProblemMapper {
 
     @ServerExceptionMapper({ AuthenticationFailedException.class, UnauthorizedException.class })
     public Response unauthenticated(RuntimeException e, UriInfo uri) {
-        return respond(new ApiException(401, "unauthenticated", "Unauthenticated",
-                "a valid bearer JWT is required", null, null, null), uri);
+        return respond(ApiException.unauthenticated(), uri);
     }
 
     @ServerExceptionMapper
@@ -159,27 +158,7 @@ public class ProblemMapper {
 
     static Response respond(ApiException e, UriInfo uri) {
         String path = uri == null ? null : uri.getPath();
-        if (e.status() == 503) {
-            // a dependency that is down (HubSpot, key service, database, audit backlog): expected and answered with
-            // Retry-After. During an outage every request gets one, so: one line, no stack trace, at most one WARN
-            // a second (the others at DEBUG), with how many were not logged
-            long now = System.nanoTime();
-            long last = last503Logged.get();
-            if (now - last >= 1_000_000_000L && last503Logged.compareAndSet(last, now)) {
-                long skipped = unlogged503.getAndSet(0);
-                LOG.warnf("%s -> 503 %s%s%s", logSafe(path), logSafe(e.getMessage()),
-                        e.getCause() == null ? "" : " (" + Redacted.describe(e.getCause()) + ")",
-                        skipped == 0 ? "" : " [" + skipped + " more 503s since the last such line]");
-            } else {
-                unlogged503.incrementAndGet();
-                LOG.debugf("%s -> 503 %s", logSafe(path), logSafe(e.getMessage()));
-            }
-        } else if (e.status() >= 500) {
-            Throwable cause = e.getCause() == null ? e : e.getCause();
-            LOG.errorf(Redacted.of(cause), "%s -> %d %s: %s", logSafe(path), e.status(), e.title(), logSafe(e.getMessage()));
-        } else if (LOG.isDebugEnabled()) {
-            LOG.debugf("%s -> %d %s: %s", logSafe(path), e.status(), e.title(), logSafe(e.getMessage()));
-        }
+        log(e, path);
         Response.ResponseBuilder response = Response.status(e.status())
                 .type(Problem.MEDIA_TYPE)
                 .entity(new Problem(e.type().toString(), e.title(), e.status(), e.getMessage(), path, e.extensions()));
@@ -190,6 +169,81 @@ public class ProblemMapper {
             response.header("WWW-Authenticate", "Bearer");
         }
         return response.build();
+    }
+
+    /**
+     * Writes the problem on a Vert.x route (the HubSpot proxy), with the same body, headers and logging as
+     * {@link #respond}. Nothing is written when the response has already started.
+     */
+    public static void write(io.vertx.ext.web.RoutingContext ctx, Throwable failure) {
+        ApiException e = toApiException(failure);
+        String path = ctx.request().path();
+        log(e, path);
+        var response = ctx.response();
+        if (response.headWritten() || response.ended()) {
+            if (!response.ended()) {
+                response.reset();
+            }
+            return;
+        }
+        response.setStatusCode(e.status()).putHeader("Content-Type", Problem.MEDIA_TYPE);
+        if (e.retryAfter() != null) {
+            response.putHeader("Retry-After", Long.toString(Math.max(1, e.retryAfter().toSeconds())));
+        }
+        if (e.status() == 401) {
+            response.putHeader("WWW-Authenticate", "Bearer");
+        }
+        response.end(io.vertx.core.json.Json.encode(new Problem(e.type().toString(), e.title(), e.status(),
+                e.getMessage(), path, e.extensions())));
+    }
+
+    /** What the JAX-RS mappers above would answer for this failure. */
+    static ApiException toApiException(Throwable failure) {
+        Throwable e = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                ? failure.getCause()
+                : failure;
+        if (e instanceof ApiException api) {
+            return api;
+        }
+        if (e instanceof KeyServiceUnavailableException) {
+            return ApiException.unavailable("the key service is unavailable; retry later", java.time.Duration.ofSeconds(5),
+                    e);
+        }
+        if (Outages.isDatabaseUnavailable(e)) {
+            return ApiException.unavailable("the database is unavailable; retry later", java.time.Duration.ofSeconds(5),
+                    new DatabaseOutage(Outages.describe(e)));
+        }
+        if (e instanceof CryptoException) {
+            return new ApiException(500, "secret-unreadable", "Stored secret cannot be opened",
+                    "a stored secret of this connection cannot be opened; operators have been told", null, null, e);
+        }
+        return new ApiException(500, "internal-error", "Internal error", "an unexpected error occurred; it has been logged",
+                null, null, e);
+    }
+
+    private static void log(ApiException e, String path) {
+        // 503, and 502/504 (HubSpot unreachable or slow, through the proxy): an outage, not a bug
+        if (e.status() == 503 || e.status() == 502 || e.status() == 504) {
+            // a dependency that is down (HubSpot, key service, database, audit backlog): expected and answered with
+            // Retry-After. During an outage every request gets one, so: one line, no stack trace, at most one WARN
+            // a second (the others at DEBUG), with how many were not logged
+            long now = System.nanoTime();
+            long last = last503Logged.get();
+            if (now - last >= 1_000_000_000L && last503Logged.compareAndSet(last, now)) {
+                long skipped = unlogged503.getAndSet(0);
+                LOG.warnf("%s -> %d %s%s%s", logSafe(path), e.status(), logSafe(e.getMessage()),
+                        e.getCause() == null ? "" : " (" + Redacted.describe(e.getCause()) + ")",
+                        skipped == 0 ? "" : " [" + skipped + " more such answers since the last such line]");
+            } else {
+                unlogged503.incrementAndGet();
+                LOG.debugf("%s -> %d %s", logSafe(path), e.status(), logSafe(e.getMessage()));
+            }
+        } else if (e.status() >= 500) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            LOG.errorf(Redacted.of(cause), "%s -> %d %s: %s", logSafe(path), e.status(), e.title(), logSafe(e.getMessage()));
+        } else if (LOG.isDebugEnabled()) {
+            LOG.debugf("%s -> %d %s: %s", logSafe(path), e.status(), e.title(), logSafe(e.getMessage()));
+        }
     }
 
     private static String slug(String title) {

@@ -154,9 +154,11 @@ class AuditLogTest {
         for (String path : new String[] { "/v1/apps/{app}/portals/{portalId}/token", "/v1/apps/{app}/portals",
                 "/v1/apps/{app}/portals/{portalId}/token/refresh", "/v1/apps/{app}/portals/{portalId}",
                 "/v1/apps/{app}/portals/{portalId}/private-app-token", "/v1/admin/rewrap", "/v1/admin/audit",
-                "/v1/whoami" }) {
+                "/v1/whoami", "/v1/apps/{app}/portals/{portalId}/hubspot/{path}",
+                "/v1/apps/{app}/portals/{portalId}/rate-budget", "/v1/apps/{app}/portals/{portalId}/rate-budget/acquire" }) {
             assertThat(doc).contains(path + ":");
         }
-        assertThat(doc).contains("TokenResponse").contains("Connection").contains("needs_reauth");
+        assertThat(doc).contains("TokenResponse").contains("Connection").contains("needs_reauth")
+                .contains("rate-budget-exhausted");
     }
 }

@@ -460,6 +460,34 @@ class HelmChartTest {
     // ---- secrets --------------------------------------------------------------------------------------------
 
     @Test
+    void theHubSpotProxySettingsAndEachAppsBudgetAndPathsBecomeConfiguration(@TempDir Path dir) throws IOException {
+        Path values = dir.resolve("values.yaml");
+        Files.writeString(values, """
+                proxy: {minValidity: "120", maxWait: 5S, maxBodySize: 2M, timeout: 20S}
+                apps:
+                  default:
+                    clientId: client-id-1
+                    proxyAllowedPaths: /crm/v3/objects/contacts,/crm/v3/objects/companies
+                    rateLimit: {calls: 190, interval: 10S, searchCalls: 5, searchInterval: 1S}
+                  ops-eu:
+                    rateLimit: {calls: 150}
+                """);
+        Rendered rendered = render(values);
+        assertThat(rendered.config()).containsEntry("TOKENVAULT_PROXY_MIN_VALIDITY", "120")
+                .containsEntry("TOKENVAULT_PROXY_MAX_WAIT", "5S").containsEntry("TOKENVAULT_PROXY_MAX_BODY_SIZE", "2M")
+                .containsEntry("TOKENVAULT_PROXY_TIMEOUT", "20S")
+                .containsEntry("TOKENVAULT_APPS_DEFAULT_PROXY_ALLOWED_PATHS",
+                        "/crm/v3/objects/contacts,/crm/v3/objects/companies")
+                .containsEntry("TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_CALLS", "190")
+                .containsEntry("TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_INTERVAL", "10S")
+                .containsEntry("TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_SEARCH_CALLS", "5")
+                .containsEntry("TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_SEARCH_INTERVAL", "1S")
+                .containsEntry("tokenvault.apps.ops-eu.rate-limit.calls", "150");
+        assertThat(render(Map.of()).config()).doesNotContainKeys("TOKENVAULT_PROXY_MAX_WAIT",
+                "TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_CALLS");
+    }
+
+    @Test
     void secretsAreOnlyReferencedNeverRendered(@TempDir Path dir) throws IOException {
         Path values = dir.resolve("values.yaml");
         Files.writeString(values, """
