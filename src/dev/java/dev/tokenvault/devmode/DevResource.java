@@ -62,9 +62,9 @@ public class DevResource {
     public String callerToken(@QueryParam("groups") String groups, @QueryParam("portals") String portals,
             @QueryParam("sub") String sub) {
         Set<String> groupSet = new LinkedHashSet<>();
-        for (String g : split(groups, Caller.READ + "," + Caller.ADMIN)) {
-            if (!g.equals(Caller.READ) && !g.equals(Caller.ADMIN)) {
-                throw ApiException.badRequest("groups may contain tokens.read and tokens.admin");
+        for (String g : split(groups, Caller.READ + "," + Caller.ADMIN + "," + Caller.PROXY)) {
+            if (!g.equals(Caller.READ) && !g.equals(Caller.ADMIN) && !g.equals(Caller.PROXY)) {
+                throw ApiException.badRequest("groups may contain tokens.read, tokens.admin and hubspot.proxy");
             }
             groupSet.add(g);
         }

@@ -268,7 +268,7 @@ class RateBudgetsTest {
             closed = socket.getLocalPort();
         }
         io.vertx.sqlclient.Pool dead = PgBuilder.pool()
-                .with(new PoolOptions().setMaxSize(1))
+                .with(new PoolOptions().setMaxSize(1).setConnectionTimeout(0)) // as PoolCreator: no timer that fires twice
                 .connectingTo(new PgConnectOptions().setHost("127.0.0.1").setPort(closed).setDatabase("postgres")
                         .setUser("postgres").setConnectTimeout(1000))
                 .using(vertx).build();

@@ -25,16 +25,17 @@ import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.response.Response;
 
 /**
- * The proxy spends one rate budget per portal: a burst of three times HubSpot's rolling limit, from many callers at
+ * The proxy spends one rate budget per portal: a burst of twice HubSpot's rolling limit, from many callers at
  * once, reaches HubSpot within the limit (HubSpot answers no 429), the callers wait their turn instead of failing,
  * and callers that hold the token share the same budget through {@code rate-budget/acquire}. The app {@code burst}
- * has a budget of 20 calls per rolling 2 s, and the simulator enforces the same window, as HubSpot does.
+ * has a budget of 20 calls per rolling 5 s, and the simulator enforces the same window, as HubSpot does.
  */
 @QuarkusTest
 class ProxyRateBudgetTest {
 
     static final int CALLS = 20;
-    static final Duration INTERVAL = Duration.ofSeconds(2);
+    /** Long enough that the budget's margin (2.5 %: 125 ms) covers the grant-to-HubSpot delay of a loaded machine. */
+    static final Duration INTERVAL = Duration.ofSeconds(5);
 
     HubSpotSimulator sim() {
         return FakeHubSpotResource.sim();
@@ -50,7 +51,7 @@ class ProxyRateBudgetTest {
     }
 
     @Test
-    void aBurstOfThreeTimesTheLimitReachesHubSpotWithinItAndNobodyGetsA429() throws Exception {
+    void aBurstOfTwiceTheLimitReachesHubSpotWithinItAndNobodyGetsA429() throws Exception {
         long portal = 50_001;
         assertThat(InstallFlow.install("burst", portal).statusCode()).isEqualTo(200);
         sim().rateLimit(CALLS, INTERVAL);
@@ -58,7 +59,7 @@ class ProxyRateBudgetTest {
         ExecutorService callers = Executors.newFixedThreadPool(30);
         try {
             List<CompletableFuture<Response>> calls = new ArrayList<>();
-            for (int i = 0; i < 3 * CALLS; i++) {
+            for (int i = 0; i < 2 * CALLS; i++) {
                 calls.add(CompletableFuture.supplyAsync(() -> given().header("Authorization", "Bearer " + jwt)
                         .get(proxy(portal, "/crm/v3/objects/contacts?limit=1")), callers));
             }
@@ -71,7 +72,7 @@ class ProxyRateBudgetTest {
         }
         assertThat(sim().crmRateLimited(portal)).as("HubSpot's 429s").isZero();
         List<Instant> sent = sim().crmRequestTimes(portal);
-        assertThat(sent).hasSize(3 * CALLS);
+        assertThat(sent).hasSize(2 * CALLS);
         for (Instant start : sent) {
             long inWindow = sent.stream().filter(t -> !t.isBefore(start) && t.isBefore(start.plus(INTERVAL))).count();
             assertThat(inWindow).as("calls HubSpot saw in the %s from %s", INTERVAL, start).isLessThanOrEqualTo(CALLS);

@@ -81,6 +81,21 @@ class SandboxWalkthroughTest {
                 .then().statusCode(200).extract().path("accessToken");
         assertThat(second).isNotEqualTo(first);
 
+        // README step 5: a contact created and listed through the vault's proxy with a hubspot.proxy caller token
+        String proxyJwt = given().queryParam("groups", "hubspot.proxy").queryParam("portals", Long.toString(portal))
+                .get("/dev/caller-token").then().statusCode(200).extract().asString();
+        String proxy = "/v1/apps/default/portals/" + portal + "/hubspot";
+        given().auth().oauth2(proxyJwt).contentType("application/json")
+                .body("{\"properties\":{\"email\":\"ada@example.com\",\"firstname\":\"Ada\"}}")
+                .post(proxy + "/crm/v3/objects/contacts").then().statusCode(201)
+                .body("properties.email", equalTo("ada@example.com"));
+        given().auth().oauth2(proxyJwt).get(proxy + "/crm/v3/objects/contacts?limit=10&properties=email").then()
+                .statusCode(200).header("X-HubSpot-RateLimit-Max", equalTo("100"))
+                .body("results.properties.email", org.hamcrest.Matchers.hasItem("ada@example.com"));
+        given().auth().oauth2(proxyJwt).get("/v1/apps/default/portals/" + portal + "/rate-budget").then()
+                .statusCode(200).body("calls", equalTo(100));
+        given().auth().oauth2(proxyJwt).get("/v1/apps/default/portals/" + portal + "/token").then().statusCode(403);
+
         // 4. the sandbox page lists the portal; "revoke refresh token" → next refresh is refused → needs_reauth
         given().get("/sandbox").then().statusCode(200).body(containsString(Long.toString(portal)))
                 .body(containsString("Revoke refresh token")).body(containsString("Uninstall app"));
