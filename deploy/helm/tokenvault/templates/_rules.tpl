@@ -7,7 +7,8 @@ file differs from a fresh rendering, and MonitoringRulesPromtoolTest runs promto
 
 Series are aggregated by (namespace, job): each deployment alerts once, whatever its replica count. The
 database-derived gauges (connections, data keys) are the same on every replica, so they are combined with
-max, not sum. The audit queue is per replica, so its alerts keep the instance/pod labels.
+max, not sum. The audit queue and the pending refresh-token writes are per replica (in memory), so their
+alerts keep the instance/pod labels: they name the pod that must not be restarted.
 Strings between {{` and `}} are Prometheus templates, filled in when the alert fires.
 */}}
 {{- define "tokenvault.ruleGroups" -}}
@@ -148,6 +149,62 @@ groups:
           summary: "Data keys are still wrapped by an old key version"
           description: {{ printf "tokenvault_data_keys of %s/%s has shown %s key versions for %s: data keys behind the newest version were not rewrapped (background rewrap failing or not running). Retiring the old version now would make those connections unreadable." "{{ $labels.namespace }}" "{{ $labels.job }}" "{{ $value }}" .for | quote }}
           runbook_url: {{ printf "%s#tokenvaultdatakeysonoldkeyversion" $runbook | quote }}
+      {{- end }}
+      {{- end }}
+      {{- with $a.rateBudgetPaused }}
+      {{- if .enabled }}
+      - alert: TokenvaultRateBudgetPaused
+        expr: |-
+          sum by (namespace, job) (increase(tokenvault_upstream_429_total[{{ .window }}])) > {{ include "tokenvault.str" .threshold }}
+        for: {{ .for }}
+        labels:
+          severity: {{ .severity }}
+        annotations:
+          summary: "HubSpot answered 429 to the API proxy: rate budgets paused"
+          description: {{ printf "HubSpot answered %s proxied calls of %s/%s with 429 in the last %s (threshold %s). Each 429 pauses that portal's rate budget on every replica (until Retry-After, or midnight UTC for the daily limit), and its callers wait or get 429 meanwhile. Something outside the vault spends the portal's HubSpot budget, or the budget is larger than HubSpot allows." "{{ $value | humanize }}" "{{ $labels.namespace }}" "{{ $labels.job }}" .window (include "tokenvault.str" .threshold) | quote }}
+          runbook_url: {{ printf "%s#tokenvaultratebudgetpaused" $runbook | quote }}
+      {{- end }}
+      {{- end }}
+      {{- with $a.rateBudgetExhausted }}
+      {{- if .enabled }}
+      - alert: TokenvaultRateBudgetExhausted
+        expr: |-
+          sum by (namespace, job) (rate(tokenvault_rate_budget_exhausted_total[{{ .window }}])) > {{ include "tokenvault.str" .threshold }}
+        for: {{ .for }}
+        labels:
+          severity: {{ .severity }}
+        annotations:
+          summary: "Callers often get the vault's 429 (rate budget exhausted)"
+          description: {{ printf "%s calls per second to %s/%s got 429 rate-budget-exhausted over the last %s (threshold %s): they waited for a permit of their portal's HubSpot rate budget in vain. Callers ask some portal for more than HubSpot allows; batch jobs should be spread out or slowed down." "{{ printf \"%.2f\" $value }}" "{{ $labels.namespace }}" "{{ $labels.job }}" .window (include "tokenvault.str" .threshold) | quote }}
+          runbook_url: {{ printf "%s#tokenvaultratebudgetexhausted" $runbook | quote }}
+      {{- end }}
+      {{- end }}
+      {{- with $a.refreshTokensLost }}
+      {{- if .enabled }}
+      - alert: TokenvaultRefreshTokensLost
+        expr: |-
+          increase(tokenvault_refresh_tokens_lost_total[{{ .window }}]) > 0
+        for: {{ .for }}
+        labels:
+          severity: {{ .severity }}
+        annotations:
+          summary: "New refresh tokens from HubSpot could not be stored and were given up"
+          description: {{ printf "%s on %s gave up storing %s new refresh tokens HubSpot returned, in the last %s: the database did not take them within tokenvault.refresh.pending-write-retention, or more were pending than pending-write-limit. If HubSpot revoked the previous refresh tokens, those connections need a re-install; an ERROR log line of that pod names each one." "{{ $labels.job }}" "{{ $labels.instance }}" "{{ $value | humanize }}" .window | quote }}
+          runbook_url: {{ printf "%s#tokenvaultrefreshtokenslost" $runbook | quote }}
+      {{- end }}
+      {{- end }}
+      {{- with $a.refreshWritesPending }}
+      {{- if .enabled }}
+      - alert: TokenvaultRefreshWritesPending
+        expr: |-
+          tokenvault_refresh_pending_writes > {{ include "tokenvault.str" .threshold }}
+        for: {{ .for }}
+        labels:
+          severity: {{ .severity }}
+        annotations:
+          summary: "New refresh tokens from HubSpot wait in memory for the database"
+          description: {{ printf "%s new refresh tokens HubSpot returned have been held only in memory on %s for at least %s: the database does not take them. They are written again with backoff and given up after tokenvault.refresh.pending-write-retention (1h by default). Do not restart or scale down this pod meanwhile: a restart loses them." "{{ $value }}" "{{ $labels.instance }}" .for | quote }}
+          runbook_url: {{ printf "%s#tokenvaultrefreshwritespending" $runbook | quote }}
       {{- end }}
       {{- end }}
 {{- end }}

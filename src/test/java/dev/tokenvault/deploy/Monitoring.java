@@ -47,7 +47,8 @@ final class Monitoring {
     static final List<String> ALERTS = List.of("TokenvaultRefreshFailing", "TokenvaultNeedsReauthRising",
             "TokenvaultAccessTokensExpired", "TokenvaultAuditBacklogNearLimit", "TokenvaultAuditWriteFailing",
             "TokenvaultNotReady", "TokenvaultNotifyFailing", "TokenvaultRewrapFailed",
-            "TokenvaultDataKeysOnOldKeyVersion");
+            "TokenvaultDataKeysOnOldKeyVersion", "TokenvaultRateBudgetPaused", "TokenvaultRateBudgetExhausted",
+            "TokenvaultRefreshTokensLost", "TokenvaultRefreshWritesPending");
 
     /** Metrics the rules read that tokenvault does not export by design: kube-state-metrics' pod readiness. */
     static final Set<String> EXTERNAL_METRICS = Set.of("kube_pod_status_ready");

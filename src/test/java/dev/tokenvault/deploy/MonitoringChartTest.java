@@ -177,6 +177,38 @@ class MonitoringChartTest {
     }
 
     @Test
+    void theProxyAndRefreshWriteAlertsTakeTheirValues() {
+        Map<String, Rule> defaults = alerts(renderEnabled(Map.of()));
+        assertThat(expr(defaults.get("TokenvaultRateBudgetPaused")))
+                .isEqualTo("sum by (namespace, job) (increase(tokenvault_upstream_429_total[15m])) > 0");
+        assertThat(expr(defaults.get("TokenvaultRateBudgetExhausted")))
+                .isEqualTo("sum by (namespace, job) (rate(tokenvault_rate_budget_exhausted_total[10m])) > 0.1");
+        assertThat(expr(defaults.get("TokenvaultRefreshTokensLost")))
+                .isEqualTo("increase(tokenvault_refresh_tokens_lost_total[1h]) > 0");
+        assertThat(defaults.get("TokenvaultRefreshTokensLost").getLabels()).containsEntry("severity", "critical");
+        // per replica: the pod holding the tokens in memory is the one not to restart
+        assertThat(expr(defaults.get("TokenvaultRefreshWritesPending"))).isEqualTo("tokenvault_refresh_pending_writes > 0");
+        assertThat(defaults.get("TokenvaultRefreshWritesPending").getFor()).isEqualTo("10m");
+
+        Map<String, Rule> alerts = alerts(renderEnabled(Map.of(
+                "metrics.prometheusRule.alerts.rateBudgetPaused.window", "1h",
+                "metrics.prometheusRule.alerts.rateBudgetPaused.threshold", "3",
+                "metrics.prometheusRule.alerts.rateBudgetExhausted.threshold", "0.5",
+                "metrics.prometheusRule.alerts.rateBudgetExhausted.severity", "info",
+                "metrics.prometheusRule.alerts.refreshTokensLost.window", "6h",
+                "metrics.prometheusRule.alerts.refreshWritesPending.for", "20m",
+                "metrics.prometheusRule.alerts.refreshWritesPending.threshold", "10")));
+        assertThat(expr(alerts.get("TokenvaultRateBudgetPaused"))).contains("[1h]").endsWith("> 3");
+        assertThat(alerts.get("TokenvaultRateBudgetPaused").getAnnotations().get("description"))
+                .contains("in the last 1h (threshold 3)");
+        assertThat(expr(alerts.get("TokenvaultRateBudgetExhausted"))).endsWith("> 0.5");
+        assertThat(alerts.get("TokenvaultRateBudgetExhausted").getLabels()).containsEntry("severity", "info");
+        assertThat(expr(alerts.get("TokenvaultRefreshTokensLost"))).contains("[6h]");
+        assertThat(expr(alerts.get("TokenvaultRefreshWritesPending"))).endsWith("> 10");
+        assertThat(alerts.get("TokenvaultRefreshWritesPending").getFor()).isEqualTo("20m");
+    }
+
+    @Test
     void theAuditBacklogThresholdFollowsTheConfiguredMaxBacklog() {
         assertThat(expr(alerts(renderEnabled(Map.of())).get("TokenvaultAuditBacklogNearLimit")))
                 .isEqualTo("tokenvault_audit_pending > 50000");
@@ -279,13 +311,18 @@ class MonitoringChartTest {
         }
         assertThat(titles).contains("Hand-outs by outcome", "Refresh attempts by outcome", "Refresh latency",
                 "Connections by status", "Due and expired connections", "Audit backlog", "Data keys by key version",
-                "HTTP server errors");
+                "HTTP server errors", "Pending refresh writes", "Proxy calls by outcome",
+                "HubSpot latency of proxied calls", "Rate-budget waits", "Rate budget exhausted and paused, HubSpot 429s");
         Set<String> metrics = new TreeSet<>();
         Monitoring.dashboardQueries(dashboard).forEach(q -> metrics.addAll(Monitoring.metricNames(q)));
         assertThat(metrics).contains("tokenvault_handouts_total", "tokenvault_refresh_total",
                 "tokenvault_refresh_seconds_sum", "tokenvault_refresh_seconds_count", "tokenvault_connections",
                 "tokenvault_connections_due", "tokenvault_connections_expired", "tokenvault_audit_pending",
-                "tokenvault_data_keys", "http_server_requests_seconds_count");
+                "tokenvault_data_keys", "http_server_requests_seconds_count", "tokenvault_refresh_pending_writes",
+                "tokenvault_refresh_tokens_lost_total", "tokenvault_proxy_requests_total",
+                "tokenvault_proxy_upstream_seconds_sum", "tokenvault_proxy_upstream_seconds_count",
+                "tokenvault_rate_budget_wait_seconds_sum", "tokenvault_rate_budget_exhausted_total",
+                "tokenvault_rate_budget_pauses_total", "tokenvault_upstream_429_total");
     }
 
     // ---- the PromQL reader the scrape test relies on -------------------------------------------------------

@@ -102,14 +102,19 @@ class MonitoringRulesPromtoolTest {
 
     @Test
     void theUnitTestsFailWhenTheRulesChange() throws Exception {
-        // proof that the unit tests test something: a higher ratio and a longer `for` than the ones tested
+        // proof that the unit tests test something: higher thresholds and longer `for`s than the ones tested
         write("tokenvault-rules.yaml", Monitoring.ruleFile(Map.of(
                 "metrics.prometheusRule.alerts.refreshFailing.ratio", "0.5",
-                "metrics.prometheusRule.alerts.accessTokensExpired.for", "1h")));
+                "metrics.prometheusRule.alerts.accessTokensExpired.for", "1h",
+                "metrics.prometheusRule.alerts.rateBudgetPaused.threshold", "5",
+                "metrics.prometheusRule.alerts.rateBudgetExhausted.threshold", "0.3",
+                "metrics.prometheusRule.alerts.refreshWritesPending.for", "30m")));
         Files.copy(Monitoring.RULES_TESTS, dir.resolve("tokenvault-rules.test.yaml"));
 
         Monitoring.Run test = promtool("test", "rules", "tokenvault-rules.test.yaml");
         assertThat(test.exitCode()).as(test.output()).isNotZero();
-        assertThat(test.output()).contains("TokenvaultRefreshFailing").contains("TokenvaultAccessTokensExpired");
+        assertThat(test.output()).contains("TokenvaultRefreshFailing").contains("TokenvaultAccessTokensExpired")
+                .contains("TokenvaultRateBudgetPaused").contains("TokenvaultRateBudgetExhausted")
+                .contains("TokenvaultRefreshWritesPending");
     }
 }
