@@ -73,12 +73,19 @@ public class AuditResource {
         if (sub != null && sub.length() > 256) {
             throw ApiException.badRequest("sub is too long");
         }
+        if (sub != null && sub.chars().anyMatch(Character::isISOControl)) {
+            // PostgreSQL text holds no NUL; a control character names no caller: bad input, not a database outage
+            throw ApiException.badRequest("sub must not contain control characters");
+        }
         Instant since = null;
         if (sinceRaw != null && !sinceRaw.isEmpty()) {
             try {
                 since = OffsetDateTime.parse(sinceRaw).toInstant();
             } catch (DateTimeParseException e) {
                 throw ApiException.badRequest("since must be an ISO-8601 date-time such as 2026-11-23T00:00:00Z");
+            }
+            if (since.isBefore(EARLIEST) || since.isAfter(LATEST)) {
+                throw ApiException.badRequest("since must be between year 1970 and 9999");
             }
         }
         int limit = Params.intInRange("limit", limitRaw, 1, 1000, 100);
@@ -128,6 +135,9 @@ public class AuditResource {
         });
     }
 
+    private static final Instant EARLIEST = Instant.EPOCH;
+    private static final Instant LATEST = Instant.parse("9999-12-31T23:59:59Z");
+
     private static String encode(Instant at, long id) {
         long micros = at.getEpochSecond() * 1_000_000 + at.getNano() / 1000;
         return Base64.getUrlEncoder().withoutPadding()
@@ -137,7 +147,12 @@ public class AuditResource {
     private static long[] decode(String cursor) {
         try {
             String[] parts = new String(Base64.getUrlDecoder().decode(cursor), StandardCharsets.US_ASCII).split(":");
-            return new long[] { Long.parseLong(parts[0]), Long.parseLong(parts[1]) };
+            long micros = Params.canonicalId(parts[0]).orElseThrow();
+            long id = Params.canonicalId(parts[1]).orElseThrow();
+            if (parts.length != 2 || micros > LATEST.getEpochSecond() * 1_000_000) {
+                throw new IllegalArgumentException();
+            }
+            return new long[] { micros, id };
         } catch (RuntimeException e) {
             throw ApiException.badRequest("cursor is not one this service returned");
         }

@@ -158,14 +158,9 @@ public class ConnectionResource {
     }
 
     private static long parseCursor(String cursor) {
-        try {
-            long v = Long.parseLong(cursor);
-            if (v < 0) {
-                throw new NumberFormatException();
-            }
-            return v;
-        } catch (NumberFormatException e) {
-            throw ApiException.badRequest("cursor is not one this service returned");
-        }
+        // a portal id (or 0 for the start) in its one spelling
+        return "0".equals(cursor) ? 0
+                : Params.canonicalId(cursor)
+                        .orElseThrow(() -> ApiException.badRequest("cursor is not one this service returned"));
     }
 }

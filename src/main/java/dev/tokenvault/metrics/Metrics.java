@@ -31,7 +31,7 @@ public class Metrics {
     public static final List<String> STATUSES = List.of("active", "needs_reauth");
     /** How proxied calls ended: sent and answered by HubSpot, or answered by the vault itself. */
     public static final List<String> PROXY_OUTCOMES = List.of("ok", "upstream_4xx", "upstream_5xx", "upstream_429",
-            "rate_limited", "refused", "unavailable", "unreachable", "timeout");
+            "rate_limited", "refused", "unavailable", "unreachable", "timeout", "cancelled");
 
     private final MeterRegistry registry;
     private final Map<String, Counter> refresh = new ConcurrentHashMap<>();

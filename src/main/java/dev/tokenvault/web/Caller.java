@@ -60,9 +60,10 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
     }
 
     /**
-     * Reads the {@code portals} claim: a JSON array of portal ids as strings (numbers are accepted too) or
-     * {@code "*"}; a bare string is read as a one-element list. Entries that are not positive 64-bit integers grant
-     * nothing.
+     * Reads the {@code portals} claim: a JSON array of portal ids as strings (integral numbers are accepted too) or
+     * {@code "*"}; a bare string is read as a one-element list. Only exact spellings grant: {@code "*"} itself (not
+     * {@code " * "}) and ids in their one spelling ({@link Params#canonicalId}: not {@code "+4001"}, {@code "04001"},
+     * {@code " 4001"} or other scripts' digits). Anything else grants nothing.
      */
     static Caller of(String sub, Set<String> groups, Object portalsClaim) {
         Set<Long> portals = new TreeSet<>();
@@ -75,14 +76,7 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
             if (ALL.equals(text)) {
                 all = true;
             } else {
-                try {
-                    long id = Long.parseLong(text);
-                    if (id > 0) {
-                        portals.add(id);
-                    }
-                } catch (NumberFormatException ignored) {
-                    // not a portal id: grants nothing
-                }
+                Params.canonicalId(text).ifPresent(portals::add);
             }
         }
         return new Caller(sub, Set.copyOf(groups), all, Set.copyOf(portals));
@@ -103,7 +97,7 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
 
     private static String text(Object entry) {
         if (entry instanceof JsonString s) {
-            return s.getString().trim();
+            return s.getString();
         }
         if (entry instanceof JsonNumber n) {
             return n.isIntegral() ? n.bigIntegerValue().toString() : null;
@@ -112,10 +106,10 @@ public record Caller(String sub, Set<String> groups, boolean allPortals, Set<Lon
             return null;
         }
         if (entry instanceof String s) {
-            return s.trim();
+            return s;
         }
-        if (entry instanceof Number n) {
-            return n.toString();
+        if (entry instanceof Long || entry instanceof Integer) {
+            return entry.toString();
         }
         return null;
     }

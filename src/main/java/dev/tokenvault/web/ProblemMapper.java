@@ -104,6 +104,18 @@ public class ProblemMapper {
         return respond(ApiException.badRequest(detail), uri);
     }
 
+    /** Wrong types, a scalar where an object belongs (Quarkus would answer these with its own JSON body). */
+    @ServerExceptionMapper
+    public Response mismatched(com.fasterxml.jackson.databind.exc.MismatchedInputException e, UriInfo uri) {
+        return json(e, uri);
+    }
+
+    /** Duplicate keys, truncated or malformed JSON. */
+    @ServerExceptionMapper
+    public Response unparsable(com.fasterxml.jackson.core.JsonParseException e, UriInfo uri) {
+        return json(e, uri);
+    }
+
     @ServerExceptionMapper
     public Response json(JsonProcessingException e, UriInfo uri) {
         return respond(ApiException.badRequest("the request body is not valid JSON of the expected shape"), uri);

@@ -237,9 +237,24 @@ class ProxyForwardingTest {
         }
     }
 
+    @Test
+    void aCallerThatGoesAwayCancelsTheCallToHubSpotQuietly() throws Exception {
+        double before = metric("tokenvault_proxy_requests_total{outcome=\"cancelled\"");
+        try (LogCapture log = LogCapture.install()) {
+            HttpClient impatient = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
+            var call = impatient.sendAsync(HttpRequest.newBuilder(URI.create(base() + proxy("/stall/1500")))
+                    .header("Authorization", "Bearer " + caller()).timeout(Duration.ofMillis(300)).GET().build(),
+                    HttpResponse.BodyHandlers.ofString());
+            assertThat(call).failsWithin(Duration.ofSeconds(5));
+            org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(
+                    () -> metric("tokenvault_proxy_requests_total{outcome=\"cancelled\"") > before);
+            assertThat(log.lines()).noneMatch(l -> l.contains(" WARN") || l.contains(" ERROR") || l.contains("SEVERE"));
+        }
+    }
+
     static double metric(String name) {
         for (String line : given().get("/q/metrics").asString().split("\n")) {
-            if (line.startsWith(name + " ") || line.startsWith(name + "{")) {
+            if (line.startsWith(name + " ") || line.startsWith(name + "{") || name.contains("{") && line.startsWith(name)) {
                 return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
             }
         }
