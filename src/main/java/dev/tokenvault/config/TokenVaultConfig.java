@@ -79,6 +79,18 @@ public interface TokenVaultConfig {
     /** The audit trail. */
     Audit audit();
 
+    /** Incoming HubSpot webhooks. */
+    Webhooks webhooks();
+
+    interface Webhooks {
+        /**
+         * How far ahead of this replica's clock an {@code X-HubSpot-Request-Timestamp} may be (clock skew allowance;
+         * at most 5M). Timestamps older than 5 minutes are always refused.
+         */
+        @WithDefault("30S")
+        Duration maxFutureSkew();
+    }
+
     interface Audit {
         /** How often queued audit records are written (in batches). */
         @WithDefault("1S")

@@ -245,6 +245,15 @@ class ConnectionRepository {
                 .map(rows -> rows.rowCount() == 1);
     }
 
+    /**
+     * Locks the connection's row for the rest of the transaction (a concurrent re-install waits) and returns when it
+     * was installed, or empty when it is gone.
+     */
+    Uni<Optional<Instant>> lockInstalledAt(SqlClient tx, long id) {
+        return tx.preparedQuery("select installed_at from connection where id = $1 for update").execute(Tuple.of(id))
+                .map(rows -> first(rows).map(r -> instant(r, "installed_at")));
+    }
+
     Uni<Long> insertPendingRevocation(SqlClient tx, String app, long portalId, WrappedKey key, byte[] sealed,
             Instant now) {
         return tx.preparedQuery("insert into pending_revocation (app, portal_id, wrapped_key, key_version, ciphertext, "

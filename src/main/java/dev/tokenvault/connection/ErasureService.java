@@ -65,11 +65,40 @@ public class ErasureService {
         this.clock = clock;
     }
 
+    /** How an erase ended. */
+    public enum Outcome {
+        ERASED,
+        /** Nothing to erase (never installed, or already erased: harmless). */
+        ABSENT,
+        /** Not erased: the connection was installed after the uninstall occurred. */
+        STALE
+    }
+
     /**
      * Erases (app, portal). Returns false when there was nothing to erase (already gone: harmless). Fails only when
      * the key service or database is unavailable, before anything changed.
      */
     public Uni<Boolean> erase(String app, long portalId, String sub, String reason) {
+        return erase(app, portalId, sub, reason, null).map(outcome -> outcome == Outcome.ERASED);
+    }
+
+    /**
+     * Erases (app, portal) for an app uninstall that occurred at {@code occurredAt}, unless the connection was
+     * installed after that (a delayed or replayed uninstall never erases a newer install): then nothing changes and
+     * {@code connection.erase stale} is audited. The installation time is checked again under the row's lock, in the
+     * erasing transaction, so a re-install racing with the uninstall is either erased as a whole or kept as a whole.
+     * An installation in the same millisecond as the uninstall counts as before it.
+     */
+    public Uni<Outcome> eraseUninstalled(String app, long portalId, Instant occurredAt) {
+        return erase(app, portalId, null, "app.uninstall", java.util.Objects.requireNonNull(occurredAt));
+    }
+
+    private static boolean installedAfter(Instant installedAt, Instant occurredAt) {
+        return occurredAt != null && installedAt != null
+                && installedAt.truncatedTo(java.time.temporal.ChronoUnit.MILLIS).isAfter(occurredAt);
+    }
+
+    private Uni<Outcome> erase(String app, long portalId, String sub, String reason, Instant occurredAt) {
         return connections.open(app, portalId)
                 .onFailure(CryptoException.class).recoverWithUni(e -> {
                     // the secrets are unreadable already: erase what is there, there is nothing to revoke with
@@ -81,9 +110,12 @@ public class ErasureService {
                 .chain(found -> {
                     if (found.isEmpty()) {
                         audit.record(sub, app, portalId, "connection.erase", "absent", reason);
-                        return Uni.createFrom().item(false);
+                        return Uni.createFrom().item(Outcome.ABSENT);
                     }
                     OpenedConnection opened = found.get();
+                    if (installedAfter(opened.connection().installedAt(), occurredAt)) {
+                        return Uni.createFrom().item(stale(app, portalId, reason, opened));
+                    }
                     Optional<String> refreshToken = opened.secret(SecretField.REFRESH_TOKEN);
                     Uni<Optional<DataKey>> pendingKey = refreshToken.isPresent()
                             ? crypto.newDataKey().map(Optional::of)
@@ -91,34 +123,57 @@ public class ErasureService {
                     return pendingKey.chain(key -> {
                         Instant now = clock.instant();
                         Connection c = opened.connection();
-                        return repository.pool().withTransaction(tx -> repository.erase(tx, c.id()).chain(erased -> {
-                            if (!erased) {
-                                return Uni.createFrom().item(Optional.<Long> empty());
-                            }
-                            Uni<Optional<Long>> pending = key.isEmpty() ? Uni.createFrom().item(Optional.empty())
-                                    : repository.insertPendingRevocation(tx, app, portalId, key.get().wrapped(),
-                                            crypto.seal(key.get(), app, portalId, SecretField.REFRESH_TOKEN,
-                                                    refreshToken.get()),
-                                            now).map(Optional::of);
-                            return pending.call(() -> repository.notifyChanged(tx, app, portalId))
-                                    .call(() -> notifier.enqueue(tx, ConnectionEvent.REVOKED, app, portalId))
-                                    .map(id -> id.or(() -> Optional.of(-1L)));
-                        })).chain(result -> {
-                            if (opened.dataKey() != null) {
-                                crypto.forget(opened.dataKey().wrapped());
-                            }
-                            if (result.isEmpty()) {
-                                audit.record(sub, app, portalId, "connection.erase", "absent", reason);
-                                return Uni.createFrom().item(false);
-                            }
-                            audit.record(sub, app, portalId, "connection.erase", "erased", reason);
-                            LOG.infof("erased connection %s/%d (%s)", app, portalId, reason);
-                            long pendingId = result.get();
-                            return pendingId < 0 ? Uni.createFrom().item(true)
-                                    : retry(Optional.of(pendingId)).replaceWith(true);
-                        });
+                        return repository.pool().withTransaction(tx -> (occurredAt == null
+                                ? Uni.createFrom().item(Outcome.ERASED)
+                                : repository.lockInstalledAt(tx, c.id()).map(installedAt -> installedAt.isEmpty()
+                                        ? Outcome.ABSENT
+                                        : installedAfter(installedAt.get(), occurredAt) ? Outcome.STALE
+                                                : Outcome.ERASED))
+                                .chain(verdict -> verdict != Outcome.ERASED ? Uni.createFrom().item(new Erased(verdict, -1))
+                                        : repository.erase(tx, c.id()).chain(erased -> {
+                                            if (!erased) {
+                                                return Uni.createFrom().item(new Erased(Outcome.ABSENT, -1));
+                                            }
+                                            Uni<Long> pending = key.isEmpty() ? Uni.createFrom().item(-1L)
+                                                    : repository.insertPendingRevocation(tx, app, portalId,
+                                                            key.get().wrapped(),
+                                                            crypto.seal(key.get(), app, portalId,
+                                                                    SecretField.REFRESH_TOKEN, refreshToken.get()),
+                                                            now);
+                                            return pending.call(() -> repository.notifyChanged(tx, app, portalId))
+                                                    .call(() -> notifier.enqueue(tx, ConnectionEvent.REVOKED, app,
+                                                            portalId))
+                                                    .map(id -> new Erased(Outcome.ERASED, id));
+                                        })))
+                                .chain(result -> {
+                                    if (result.outcome() == Outcome.STALE) {
+                                        // the re-install raced with the uninstall and won: its new data key stays
+                                        return Uni.createFrom().item(stale(app, portalId, reason, opened));
+                                    }
+                                    if (opened.dataKey() != null) {
+                                        crypto.forget(opened.dataKey().wrapped());
+                                    }
+                                    if (result.outcome() == Outcome.ABSENT) {
+                                        audit.record(sub, app, portalId, "connection.erase", "absent", reason);
+                                        return Uni.createFrom().item(Outcome.ABSENT);
+                                    }
+                                    audit.record(sub, app, portalId, "connection.erase", "erased", reason);
+                                    LOG.infof("erased connection %s/%d (%s)", app, portalId, reason);
+                                    return result.pendingId() < 0 ? Uni.createFrom().item(Outcome.ERASED)
+                                            : retry(Optional.of(result.pendingId())).replaceWith(Outcome.ERASED);
+                                });
                     });
                 });
+    }
+
+    private record Erased(Outcome outcome, long pendingId) {
+    }
+
+    private Outcome stale(String app, long portalId, String reason, OpenedConnection opened) {
+        audit.record(null, app, portalId, "connection.erase", "stale", reason);
+        LOG.infof("not erasing %s/%d: installed at %s, after the uninstall (%s) occurred", app, portalId,
+                opened.connection().installedAt(), reason);
+        return Outcome.STALE;
     }
 
     @Scheduled(every = "60s", delayed = "30s", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)

@@ -26,7 +26,9 @@ import javax.crypto.spec.SecretKeySpec;
  * of webhook signatures"</a>.
  * <ul>
  * <li><b>v3</b> ({@value #SIGNATURE_V3_HEADER}, {@value #TIMESTAMP_HEADER} in epoch milliseconds): the request is
- * refused when the timestamp is more than the window away from now, in either direction; the signature is
+ * refused when the timestamp is older than the window, or further ahead of now than the future skew (a small
+ * allowance for clocks that disagree, so that a captured request is not replayable for longer than the window); the
+ * signature is
  * {@code base64(HMAC-SHA256(clientSecret, method + uri + body + timestamp))} over the UTF-8 bytes, where
  * {@code timestamp} is the header text and {@code body} the raw request bytes. As HubSpot's page says, the URI is
  * signed after decoding these percent-escapes: {@code %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B} (to
@@ -51,6 +53,8 @@ public final class HubSpotSignatureVerifier {
     public static final String SIGNATURE_VERSION_HEADER = "X-HubSpot-Signature-Version";
     /** The window HubSpot documents: reject a request whose timestamp is older than 5 minutes. */
     public static final Duration DEFAULT_WINDOW = Duration.ofMinutes(5);
+    /** How far ahead of this replica's clock a v3 timestamp may be, by default. */
+    public static final Duration DEFAULT_FUTURE_SKEW = Duration.ofSeconds(30);
 
     /** Longer header values are refused without being decoded (a v3 signature has 44 characters, v1/v2 64). */
     private static final int MAX_SIGNATURE_CHARS = 256;
@@ -70,7 +74,7 @@ public final class HubSpotSignatureVerifier {
         BAD_TIMESTAMP,
         /** A v3 timestamp older than the window. */
         STALE,
-        /** A v3 timestamp more than the window ahead. */
+        /** A v3 timestamp further ahead than the future skew. */
         FUTURE,
         /** A signature that matches none of the secrets, or is malformed, or could not be checked. */
         INVALID;
@@ -101,24 +105,38 @@ public final class HubSpotSignatureVerifier {
 
     private final InstantSource clock;
     private final long windowMillis;
+    private final long futureSkewMillis;
+
+    /**
+     * A verifier with a symmetric window: the v3 timestamp may be that far from now, either way.
+     *
+     * @param clock the source of "now"
+     * @param window how far the v3 timestamp may be from now, either way
+     */
+    public HubSpotSignatureVerifier(InstantSource clock, Duration window) {
+        this(clock, window, window);
+    }
 
     /**
      * @param clock the source of "now"
-     * @param window how far the v3 timestamp may be from now, either way ({@link #DEFAULT_WINDOW} in production)
+     * @param window how old the v3 timestamp may be ({@link #DEFAULT_WINDOW} in production)
+     * @param futureSkew how far ahead of now the v3 timestamp may be ({@link #DEFAULT_FUTURE_SKEW} by default)
      */
-    public HubSpotSignatureVerifier(InstantSource clock, Duration window) {
+    public HubSpotSignatureVerifier(InstantSource clock, Duration window, Duration futureSkew) {
         this.clock = Objects.requireNonNull(clock, "clock");
-        Objects.requireNonNull(window, "window");
-        if (window.isNegative()) {
-            throw new IllegalArgumentException("the window must not be negative");
+        this.windowMillis = millis(Objects.requireNonNull(window, "window"), "window");
+        this.futureSkewMillis = millis(Objects.requireNonNull(futureSkew, "futureSkew"), "future skew");
+    }
+
+    private static long millis(Duration d, String what) {
+        if (d.isNegative()) {
+            throw new IllegalArgumentException("the " + what + " must not be negative");
         }
-        long millis;
         try {
-            millis = window.toMillis();
+            return d.toMillis();
         } catch (ArithmeticException e) {
-            throw new IllegalArgumentException("the window is too large");
+            throw new IllegalArgumentException("the " + what + " is too large");
         }
-        this.windowMillis = millis;
     }
 
     /**
@@ -174,7 +192,7 @@ public final class HubSpotSignatureVerifier {
         if (age > windowMillis) {
             return Result.STALE;
         }
-        if (age < -windowMillis) {
+        if (age < -futureSkewMillis) {
             return Result.FUTURE;
         }
         if (signatureHeader.ambiguous() || request.method() == null || request.uri() == null) {
@@ -231,6 +249,43 @@ public final class HubSpotSignatureVerifier {
             match |= MessageDigest.isEqual(sha256.digest(), given);
         }
         return match ? Result.VALID_LEGACY : Result.INVALID;
+    }
+
+    /**
+     * What identifies a delivery for replay detection, to be asked only of a request {@link #verify} accepted: the
+     * SHA-256 of the decoded v3 signature bytes and the timestamp header (or, for a legacy request, of the decoded
+     * v1/v2 signature and its version). Decoded bytes, not header text, so that spellings of one signature (padding,
+     * case of hex digits) are one delivery. Never the signature itself; {@code null} when the request has no usable
+     * signature.
+     */
+    public static byte[] deliveryKey(Request request) {
+        try {
+            Map<String, List<String>> headers = request.headers();
+            HeaderValue v3 = header(headers, SIGNATURE_V3_HEADER);
+            MessageDigest sha256 = MessageDigest.getInstance("SHA-256");
+            if (v3.present()) {
+                HeaderValue timestamp = header(headers, TIMESTAMP_HEADER);
+                byte[] signature = v3.value() == null ? null : decodeBase64(v3.value());
+                if (signature == null || timestamp.value() == null) {
+                    return null;
+                }
+                sha256.update("v3|".getBytes(StandardCharsets.UTF_8));
+                sha256.update(signature);
+                sha256.update(("|" + timestamp.value()).getBytes(StandardCharsets.UTF_8));
+                return sha256.digest();
+            }
+            HeaderValue legacy = header(headers, SIGNATURE_HEADER);
+            HeaderValue version = header(headers, SIGNATURE_VERSION_HEADER);
+            byte[] signature = legacy.value() == null ? null : decodeHex(legacy.value());
+            if (signature == null || version.value() == null) {
+                return null;
+            }
+            sha256.update((version.value().toLowerCase(Locale.ROOT) + "|").getBytes(StandardCharsets.UTF_8));
+            sha256.update(signature);
+            return sha256.digest();
+        } catch (RuntimeException | GeneralSecurityException e) {
+            return null;
+        }
     }
 
     /**

@@ -55,10 +55,25 @@ class WebhookTest {
         sim().clearFaults();
     }
 
-    static String uninstallBody(long portal) {
-        return "[{\"eventId\":" + portal + ",\"subscriptionId\":9,\"portalId\":" + portal + ",\"appId\":"
-                + FakeHubSpotResource.APP_ID + ",\"occurredAt\":1764000000000,\"subscriptionType\":\"app.uninstall\","
-                + "\"attemptNumber\":0}]";
+    String uninstallBody(long portal) {
+        return uninstallBody(portal, EVENT_IDS.incrementAndGet(), clock.millis(), FakeHubSpotResource.APP_ID);
+    }
+
+    static final java.util.concurrent.atomic.AtomicLong EVENT_IDS = new java.util.concurrent.atomic.AtomicLong(
+            System.currentTimeMillis());
+
+    static String uninstallBody(long portal, long eventId, long occurredAt, Object appId) {
+        return uninstallEvents(uninstallEvent(portal, eventId, occurredAt, appId));
+    }
+
+    static String uninstallEvent(Object portal, Object eventId, Object occurredAt, Object appId) {
+        return "{\"eventId\":" + eventId + ",\"subscriptionId\":9,\"portalId\":" + portal
+                + (appId == null ? "" : ",\"appId\":" + appId) + ",\"occurredAt\":" + occurredAt
+                + ",\"subscriptionType\":\"app.uninstall\",\"attemptNumber\":0}";
+    }
+
+    static String uninstallEvents(String... events) {
+        return "[" + String.join(",", events) + "]";
     }
 
     Response post(String path, String body, String secret, String signedUrl, long timestamp) {
@@ -69,7 +84,7 @@ class WebhookTest {
     }
 
     Response post(String body) {
-        return post("/webhooks/default", body, FakeHubSpotResource.CLIENT_SECRET, URL, System.currentTimeMillis());
+        return post("/webhooks/default", body, FakeHubSpotResource.CLIENT_SECRET, URL, clock.millis());
     }
 
     long installed(long portal) throws Exception {
@@ -177,8 +192,9 @@ class WebhookTest {
         // the lifecycle-event shape
         long portal = 13_003;
         installed(portal);
-        post("[{\"eventId\":7,\"portalId\":" + portal + ",\"subscriptionType\":\"APP_LIFECYCLE_EVENT\","
-                + "\"eventTypeId\":\"4-1916193\",\"occurredAt\":1764000000000}]").then().statusCode(200)
+        post("[{\"eventId\":7,\"portalId\":" + portal + ",\"appId\":" + FakeHubSpotResource.APP_ID
+                + ",\"subscriptionType\":\"APP_LIFECYCLE_EVENT\",\"eventTypeId\":\"4-1916193\",\"occurredAt\":"
+                + clock.millis() + "}]").then().statusCode(200)
                 .body("uninstalls", equalTo(1));
         assertThat(Db.count("select count(*) from connection where portal_id = ?", portal)).isZero();
         given().contentType("application/json").body("[]").post("/webhooks/nope").then().statusCode(404);
