@@ -52,6 +52,11 @@ public class AuditLog {
     private final AtomicBoolean backlogWarned = new AtomicBoolean();
     private volatile boolean lastWriteFailed;
     private final java.util.concurrent.atomic.AtomicLong earlyFlushes = new java.util.concurrent.atomic.AtomicLong();
+    /** Unauthenticated events of the current second, tallied as they come: one record per key and second. */
+    private final java.util.concurrent.ConcurrentHashMap<TallyKey, Tally> tallies = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Records of unauthenticated events started in the current second, per app. */
+    private final java.util.concurrent.ConcurrentHashMap<String, Window> windows = new java.util.concurrent.ConcurrentHashMap<>();
+    private final int anonymousPerSecond;
 
     AuditLog(Pool pool, InstantSource clock, Metrics metrics, TokenVaultConfig config) {
         this.pool = pool;
@@ -59,6 +64,7 @@ public class AuditLog {
         this.metrics = metrics;
         this.size = metrics.auditPending();
         this.maxBacklog = config.audit().maxBacklog();
+        this.anonymousPerSecond = config.audit().anonymousRecordsPerSecond();
     }
 
     /**
@@ -71,7 +77,7 @@ public class AuditLog {
         queue.add(new AuditEvent(clock.instant(), sub, app, portalId, action, outcome, detail));
         if (size.incrementAndGet() % BATCH == 0 && inFlight.get() == null && !lastWriteFailed) {
             earlyFlushes.incrementAndGet();
-            flush().subscribe().with(ignored -> {
+            flush(false).subscribe().with(ignored -> {
             }, failure -> LOG.debugf("early audit flush: %s", failure.getClass().getSimpleName()));
         }
     }
@@ -81,14 +87,144 @@ public class AuditLog {
      * with bad parameters): queued while the
      * backlog has room; above it they are counted in {@code tokenvault_audit_dropped_total} and not queued, so a flood
      * during a database outage cannot exhaust memory.
+     * <p>
+     * Events without a caller and portal whose action and outcome are in {@link #TALLIED} (refused webhooks, failed
+     * installs: anyone on the internet can cause them) are tallied as they come instead of queued one by one:
+     * identical ones (same action, outcome, app and detail, a reason from a fixed set) of the same second become one
+     * record with {@code count} and {@code last_at}, and one replica starts at most
+     * {@code tokenvault.audit.anonymous-records-per-second} such records per app and second; events that would need
+     * another record are counted in {@code tokenvault_audit_anonymous_limited_total}. So a flood of unsigned webhooks
+     * writes a few rows a second, not one per request.
      */
     public void recordIfAccepting(String sub, String app, Long portalId, String action, String outcome,
             String detail) {
-        if (size.get() < maxBacklog) {
-            record(sub, app, portalId, action, outcome, detail);
-        } else {
+        if (size.get() >= maxBacklog) {
             metrics.auditDropped();
+        } else if (sub == null && portalId == null && tallied(action, outcome)) {
+            tally(app, action, outcome, detail);
+        } else {
+            record(sub, app, portalId, action, outcome, detail);
         }
+    }
+
+    /** Unauthenticated outcomes tallied per second (action, space, outcome); every other event is a row of its own. */
+    static final java.util.Set<String> TALLIED = java.util.Set.of("webhook.receive refused", "oauth.install failed");
+
+    static boolean tallied(String action, String outcome) {
+        return action != null && outcome != null && TALLIED.contains(action + " " + outcome);
+    }
+
+    /** Upper bound on the tallies and per-app windows held at once (apps are checked before anything is audited). */
+    static final int MAX_TALLIES = 10_000;
+
+    private record TallyKey(String app, String action, String outcome, String detail) {
+    }
+
+    /** Identical unauthenticated events of one second; changed only inside {@code tallies.compute}. */
+    private static final class Tally {
+        final long second;
+        final AuditEvent first;
+        Instant last;
+        int count = 1;
+
+        Tally(long second, AuditEvent first) {
+            this.second = second;
+            this.first = first;
+            this.last = first.at();
+        }
+
+        AuditEvent event() {
+            return new AuditEvent(first.at(), null, first.app(), null, first.action(), first.outcome(),
+                    first.detail(), last, count);
+        }
+    }
+
+    /** How many records of one app's unauthenticated events were started in {@code second}. */
+    private static final class Window {
+        long second = Long.MIN_VALUE;
+        int used;
+    }
+
+    private void tally(String app, String action, String outcome, String detail) {
+        Instant now = clock.instant();
+        long second = now.getEpochSecond();
+        AuditEvent event = new AuditEvent(now, null, app, null, action, outcome, detail); // storable text
+        TallyKey key = new TallyKey(event.app(), event.action(), event.outcome(), event.detail());
+        Tally[] done = new Tally[1];
+        boolean[] limited = new boolean[1];
+        tallies.compute(key, (k, t) -> {
+            if (t != null && t.second == second) {
+                t.count++;
+                if (now.isAfter(t.last)) {
+                    t.last = now;
+                }
+                return t;
+            }
+            done[0] = t; // an earlier second's tally: queued below, outside the map's lock
+            if (!startRecord(k.app(), second)) {
+                limited[0] = true;
+                return null;
+            }
+            return new Tally(second, event);
+        });
+        if (done[0] != null) {
+            enqueue(done[0].event());
+        }
+        if (limited[0]) {
+            metrics.auditAnonymousLimited();
+        }
+    }
+
+    /** Whether one more record of the app's unauthenticated events may be started in this second. */
+    private boolean startRecord(String app, long second) {
+        if (tallies.size() >= MAX_TALLIES || (windows.size() >= MAX_TALLIES && !windows.containsKey(appKey(app)))) {
+            return false;
+        }
+        Window w = windows.computeIfAbsent(appKey(app), a -> new Window());
+        synchronized (w) {
+            if (w.second != second) {
+                w.second = second;
+                w.used = 0;
+            }
+            if (w.used >= anonymousPerSecond) {
+                return false;
+            }
+            w.used++;
+            return true;
+        }
+    }
+
+    private static String appKey(String app) {
+        return app == null ? "" : app;
+    }
+
+    /** Queues the tallies of past seconds, or all of them (an explicit flush, shutdown). */
+    private void emitTallies(boolean all) {
+        if (tallies.isEmpty()) {
+            return;
+        }
+        long now = clock.instant().getEpochSecond();
+        List<AuditEvent> due = new ArrayList<>();
+        for (TallyKey key : tallies.keySet()) {
+            tallies.computeIfPresent(key, (k, t) -> {
+                if (all || t.second < now) {
+                    due.add(t.event());
+                    return null;
+                }
+                return t;
+            });
+        }
+        due.forEach(this::enqueue);
+        windows.entrySet().removeIf(e -> {
+            synchronized (e.getValue()) {
+                return e.getValue().second < now;
+            }
+        });
+    }
+
+    private void enqueue(AuditEvent event) {
+        queue.add(event);
+        size.incrementAndGet();
     }
 
     /**
@@ -120,12 +256,21 @@ public class AuditLog {
 
     @Scheduled(every = "${tokenvault.audit.flush-interval:1s}", concurrentExecution = Scheduled.ConcurrentExecution.SKIP)
     Uni<Void> scheduledFlush() {
-        return flush();
+        return flush(false);
     }
 
-    /** Writes everything queued so far; completes when written (or failed and re-queued). */
+    /**
+     * Writes everything queued so far, and the tallies of unauthenticated events of the current second too; completes
+     * when written (or failed and re-queued).
+     */
     public Uni<Void> flush() {
+        return flush(true);
+    }
+
+    /** With {@code allTallies} false, tallies of the current second stay open (one record per second, not two). */
+    private Uni<Void> flush(boolean allTallies) {
         return Uni.createFrom().deferred(() -> {
+            emitTallies(allTallies);
             java.util.concurrent.CompletableFuture<Void> mine = new java.util.concurrent.CompletableFuture<>();
             java.util.concurrent.CompletableFuture<Void> previous = inFlight.getAndSet(mine);
             Uni<Void> before = previous == null ? Uni.createFrom().voidItem()
@@ -187,19 +332,21 @@ public class AuditLog {
         Row(AuditEvent event) {
             this.event = event;
             this.first = event.at();
-            this.last = event.at();
+            this.last = event.lastAt();
+            this.count = event.count();
         }
     }
 
     /**
-     * Hand-outs of a batch that differ only in their time become one record ({@code at} the first, {@code last_at}
-     * the last, {@code count}); every other event stays a record of its own, in queue order.
+     * Hand-outs (and tallies of unauthenticated events) of a batch that differ only in their time become one record
+     * ({@code at} the first, {@code last_at} the last, {@code count} the sum); every other event stays a record of its
+     * own, in queue order.
      */
     private static List<Row> coalesce(List<AuditEvent> batch) {
         List<Row> rows = new ArrayList<>();
         Map<Same, Row> handouts = new HashMap<>();
         for (AuditEvent ev : batch) {
-            if (!COALESCED_ACTIONS.contains(ev.action())) {
+            if (!COALESCED_ACTIONS.contains(ev.action()) && !(ev.sub() == null && tallied(ev.action(), ev.outcome()))) {
                 rows.add(new Row(ev));
                 continue;
             }
@@ -211,9 +358,9 @@ public class AuditLog {
                 handouts.put(same, row);
                 rows.add(row);
             } else {
-                row.count++; // a batch retried after a failure is not in time order: keep both ends
-                if (ev.at().isAfter(row.last)) {
-                    row.last = ev.at();
+                row.count += ev.count(); // a batch retried after a failure is not in time order: keep both ends
+                if (ev.lastAt().isAfter(row.last)) {
+                    row.last = ev.lastAt();
                 }
                 if (ev.at().isBefore(row.first)) {
                     row.first = ev.at();
@@ -282,7 +429,7 @@ public class AuditLog {
     }
 
     void onStop(@Observes ShutdownEvent event) {
-        if (size.get() > 0) {
+        if (size.get() > 0 || !tallies.isEmpty()) {
             try {
                 flush().await().atMost(java.time.Duration.ofSeconds(5));
             } catch (RuntimeException e) {

@@ -49,9 +49,9 @@ public class AuditResource {
 
     @Schema(name = "AuditRecord")
     public record AuditRecord(long id,
-            @Schema(description = "when it happened; for coalesced hand-outs, the first of them") Instant at,
-            @Schema(description = "the last of coalesced hand-outs; equal to at for a single event") Instant lastAt,
-            @Schema(description = "events this record stands for: identical hand-outs (same caller, app, portal and outcome) written in the same batch are one record; every other action is 1") int count,
+            @Schema(description = "when it happened; for coalesced records, the first of their events") Instant at,
+            @Schema(description = "the last event of a coalesced record; equal to at for a single event") Instant lastAt,
+            @Schema(description = "events this record stands for: identical hand-outs (same caller, app, portal and outcome) written in the same batch, and identical refused webhooks or failed installs (same app and reason) of the same second, are one record; every other action is 1") int count,
             String sub, String app, Long portalId, String action, String outcome, String detail) {
     }
 

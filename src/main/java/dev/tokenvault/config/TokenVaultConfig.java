@@ -108,6 +108,27 @@ public interface TokenVaultConfig {
          * coalesced hand-outs count from their last event.
          */
         Optional<Duration> retention();
+
+        /**
+         * Records of unauthenticated events (refused webhooks, failed installs) written per app and second by one
+         * replica, at most. Identical events of one second are already one record with a count; events that would
+         * need a record beyond this bound are counted in {@code tokenvault_audit_anonymous_limited_total} instead.
+         */
+        @WithDefault("20")
+        int anonymousRecordsPerSecond();
+    }
+
+    /** The install flow. */
+    OAuth oauth();
+
+    interface OAuth {
+        /**
+         * OAuth states one replica marks used per second, at most (each callback with a valid signed state writes
+         * one small row, kept until the state would have expired). A callback beyond it is answered 503 without
+         * using its state, so reloading the page a moment later completes the install.
+         */
+        @WithDefault("20")
+        int callbacksPerSecond();
     }
 
     /** Gauges. */

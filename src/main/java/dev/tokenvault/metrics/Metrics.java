@@ -40,6 +40,8 @@ public class Metrics {
     private final Counter auditWriteFailures;
     private final Counter notifyFailures;
     private final Counter auditDropped;
+    private final Counter auditAnonymousLimited;
+    private final Counter oauthCallbacksLimited;
     private final Map<String, AtomicLong> connections = new ConcurrentHashMap<>();
     private final AtomicLong due = new AtomicLong();
     private final AtomicLong notificationsPending = new AtomicLong();
@@ -69,6 +71,14 @@ public class Metrics {
                 .description("Audit batches that failed to be written (they are retried)").register(registry);
         auditDropped = Counter.builder("tokenvault_audit_dropped_total")
                 .description("Audit events of unauthenticated requests not queued because the audit backlog was full")
+                .register(registry);
+        auditAnonymousLimited = Counter.builder("tokenvault_audit_anonymous_limited_total")
+                .description("Audit events of unauthenticated requests not recorded because their app already had "
+                        + "tokenvault.audit.anonymous-records-per-second records in that second (this replica)")
+                .register(registry);
+        oauthCallbacksLimited = Counter.builder("tokenvault_oauth_callbacks_limited_total")
+                .description("OAuth callbacks answered 503 without using their state because this replica already "
+                        + "used tokenvault.oauth.callbacks-per-second states in that second")
                 .register(registry);
         notifyFailures = Counter.builder("tokenvault_notify_failures_total")
                 .description("Outgoing notification deliveries that failed (they are retried)").register(registry);
@@ -150,6 +160,14 @@ public class Metrics {
 
     public void auditDropped() {
         auditDropped.increment();
+    }
+
+    public void auditAnonymousLimited() {
+        auditAnonymousLimited.increment();
+    }
+
+    public void oauthCallbackLimited() {
+        oauthCallbacksLimited.increment();
     }
 
     /** Refresh results waiting to be written: the pending-write queue counts into it, the gauge reads it. */

@@ -92,7 +92,8 @@ public class OAuthResource {
             return Uni.createFrom().item(html(e.status(), "Unknown app", "There is no app named this way here."));
         }
         if (error != null) {
-            // consume the state so the callback cannot be replayed, whatever it says
+            // consume the state so the callback cannot be replayed, whatever it says (when this replica is busy the
+            // state stays unused: nothing is done with it on this path anyway)
             return states.consume(app, state, binding).map(ignored -> "access_denied".equals(error)
                     ? html(403, "Installation cancelled",
                             "The app was not connected because access was denied on HubSpot's consent screen. Nothing was stored.")
@@ -108,15 +109,23 @@ public class OAuthResource {
             return Uni.createFrom().item(html(400, "Invalid callback", "The authorization code is malformed."));
         }
         return states.consume(app, state, binding).chain(outcome -> switch (outcome) {
-            case VALID -> installs.complete(app, code).map(c -> success(app, c.portalId()));
-            case EXPIRED -> Uni.createFrom().item(html(400, "Installation expired",
-                    "More than 10 minutes passed since the install started. Please start it again."));
-            case OTHER_BROWSER -> Uni.createFrom().item(html(403, "Installation started elsewhere",
-                    "This install was started in another browser (or its cookie was lost). Please start it again here."));
-            case OTHER_APP, UNKNOWN -> Uni.createFrom().item(html(400, "Invalid or used link",
-                    "This install link is unknown or was already used. Please start the install again."));
-        }).onFailure().recoverWithItem(this::failurePage)
-                .map(r -> Response.fromResponse(r).cookie(cookie(app, "", 0)).build());
+            // the state was not used and the cookie is kept: reloading the page completes the install
+            case BUSY -> Uni.createFrom().item(html(503, "Too many installs at once",
+                    "Too many installs are being completed right now; nothing was stored yet. Please reload this page "
+                            + "in a moment."));
+            case VALID -> installs.complete(app, code).map(c -> success(app, c.portalId()))
+                    .onFailure().recoverWithItem(this::failurePage).map(r -> clearCookie(app, r));
+            case EXPIRED -> Uni.createFrom().item(clearCookie(app, html(400, "Installation expired",
+                    "More than 10 minutes passed since the install started. Please start it again.")));
+            case OTHER_BROWSER -> Uni.createFrom().item(clearCookie(app, html(403, "Installation started elsewhere",
+                    "This install was started in another browser (or its cookie was lost). Please start it again here.")));
+            case UNKNOWN -> Uni.createFrom().item(clearCookie(app, html(400, "Invalid or used link",
+                    "This install link is unknown or was already used. Please start the install again.")));
+        }).onFailure().recoverWithItem(e -> clearCookie(app, failurePage(e)));
+    }
+
+    private Response clearCookie(String app, Response r) {
+        return Response.fromResponse(r).cookie(cookie(app, "", 0)).build();
     }
 
     private Response success(String app, long portalId) {
