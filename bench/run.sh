@@ -20,6 +20,20 @@
 #                          -XX:NativeMemoryTracking=summary the non-heap breakdown is printed (nmt_*_mb)
 #   BENCH_SKIP_BUILD=1     never build (the jar, test classes and target/bench-classpath.txt must exist)
 #   BENCH_KEEP=1           keep the work directory (service logs, wrk outputs, metrics) and print its path
+# HubSpot API proxy against the simulator (after the figures above, same service):
+#   BENCH_PROXY=1          0 skips it                               BENCH_PROXY_PAIRS=3  interleaved proxy/direct pairs
+#   BENCH_PROXY_DURATION=$BENCH_DURATION  seconds of each measured run  BENCH_PROXY_C1_SECONDS=5  one-connection runs
+#   BENCH_PROXY_BUDGET_CALLS=10000 / BENCH_PROXY_BUDGET_INTERVAL_MS=100  the app's rate budget for this phase (and
+#                          the simulator's rolling window, set to the same shape): far above what the box can send
+# The storm (3 replicas of the packaged service, one portal, its default budget):
+#   BENCH_STORM=1          0 skips it                               BENCH_STORM_SECONDS=30
+#   BENCH_STORM_REPLICAS=3 BENCH_STORM_CALLERS=60 (one wrk thread and connection each, spread over the replicas)
+#   BENCH_STORM_FACTOR=10  the callers together ask for FACTOR x the budget (each on a fixed cadence)
+#   BENCH_STORM_BUDGET=100 / BENCH_STORM_INTERVAL_MS=10000  the budget (the service default: set only when changed)
+#                          and the simulator's rolling window (HubSpot's for OAuth apps)
+#   BENCH_STORM_TIMEOUT=15 wrk --timeout, above tokenvault.proxy.max-wait (10 s)
+#   BENCH_STORM_WARMUP=5   seconds of proxied calls per replica on another portal before the storm
+#   BENCH_STORM_JAVA_OPTS=$BENCH_JAVA_OPTS  JVM options of each replica
 set -euo pipefail
 
 N="${1:-10000}"
@@ -38,6 +52,30 @@ SWEEP_TIMEOUT="${BENCH_SWEEP_TIMEOUT:-900}"
 FIRST_PORTAL=1000001
 JAVA_OPTS="${BENCH_JAVA_OPTS:--XX:+UseParallelGC -Xmx128m}"
 [[ "$JAVA_OPTS" == ergonomics ]] && JAVA_OPTS=""
+STORM_JAVA_OPTS="${BENCH_STORM_JAVA_OPTS:-$JAVA_OPTS}"
+[[ "$STORM_JAVA_OPTS" == ergonomics ]] && STORM_JAVA_OPTS=""
+PROXY="${BENCH_PROXY:-1}"
+PROXY_PAIRS="${BENCH_PROXY_PAIRS:-3}"
+PROXY_DURATION="${BENCH_PROXY_DURATION:-$DURATION}"
+PROXY_C1_SECONDS="${BENCH_PROXY_C1_SECONDS:-5}"
+PROXY_BUDGET_CALLS="${BENCH_PROXY_BUDGET_CALLS:-10000}"
+PROXY_BUDGET_INTERVAL_MS="${BENCH_PROXY_BUDGET_INTERVAL_MS:-100}"
+STORM="${BENCH_STORM:-1}"
+STORM_SECONDS="${BENCH_STORM_SECONDS:-30}"
+STORM_REPLICAS="${BENCH_STORM_REPLICAS:-3}"
+STORM_CALLERS="${BENCH_STORM_CALLERS:-60}"
+STORM_FACTOR="${BENCH_STORM_FACTOR:-10}"
+STORM_BUDGET="${BENCH_STORM_BUDGET:-100}"
+STORM_INTERVAL_MS="${BENCH_STORM_INTERVAL_MS:-10000}"
+STORM_TIMEOUT="${BENCH_STORM_TIMEOUT:-15}"
+STORM_WARMUP="${BENCH_STORM_WARMUP:-5}"
+PROXY_PORTAL=$((FIRST_PORTAL + 2)) # never handed out by the phases above: its own budget row and simulator window
+STORM_PORTAL=$((FIRST_PORTAL + 3))
+for v in PROXY_PAIRS PROXY_DURATION PROXY_C1_SECONDS PROXY_BUDGET_CALLS PROXY_BUDGET_INTERVAL_MS STORM_SECONDS \
+  STORM_REPLICAS STORM_CALLERS STORM_FACTOR STORM_BUDGET STORM_INTERVAL_MS STORM_TIMEOUT STORM_WARMUP; do
+  [[ "${!v}" =~ ^[0-9]+$ && "${!v}" -ge 1 ]] || { echo "BENCH_$v must be a positive integer" >&2; exit 2; }
+done
+((STORM_CALLERS >= STORM_REPLICAS)) || { echo "BENCH_STORM_CALLERS must be >= BENCH_STORM_REPLICAS" >&2; exit 2; }
 JAR="target/quarkus-app/quarkus-run.jar"
 CP_FILE="target/bench-classpath.txt"
 RESULTS="$ROOT/bench/results"
@@ -48,6 +86,7 @@ FIGURES="$WORK/figures.txt"
 : >"$FIGURES"
 INFRA_PID=""
 SERVICE_PID=""
+REPLICA_PIDS=()
 
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "FAILED: $*"; exit 1; }
@@ -78,6 +117,9 @@ cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   [[ -n "$SERVICE_PID" ]] && stop_pid "$SERVICE_PID" 30
+  local p
+  for p in "${REPLICA_PIDS[@]}"; do stop_pid "$p" 30; done
+  [[ -n "${STORM_WRK_PID:-}" ]] && stop_pid "$STORM_WRK_PID" 5
   [[ -n "$INFRA_PID" ]] && stop_pid "$INFRA_PID" 30 # its shutdown hook stops PostgreSQL
   if [[ "${BENCH_KEEP:-0}" == 1 ]]; then
     log "work directory kept: $WORK"
@@ -154,10 +196,10 @@ grep -q '^connections=0$' "$WORK/count.out" ||
   die "the database already holds connections ($(cat "$WORK/count.out")): BENCH_DB_URL must name an empty database"
 
 # ---- the service ----------------------------------------------------------------------------------------------------
-start_service() { # log file; sets SERVICE_PID and STARTUP_MS
-  local t0
-  t0=$(date +%s%3N)
-  env QUARKUS_HTTP_HOST=127.0.0.1 QUARKUS_HTTP_PORT="$SERVICE_PORT" \
+launch_service() { # log file, port, [NAME=value ...: more environment]; sets LAUNCHED_PID (a plain java process)
+  local log="$1" port="$2"
+  shift 2
+  env QUARKUS_HTTP_HOST=127.0.0.1 QUARKUS_HTTP_PORT="$port" \
     QUARKUS_DATASOURCE_REACTIVE_URL="$DB_REACTIVE_URL" QUARKUS_DATASOURCE_JDBC_URL="$DB_JDBC_URL" \
     QUARKUS_DATASOURCE_USERNAME="$DB_USER" QUARKUS_DATASOURCE_PASSWORD="$DB_PASSWORD" \
     TOKENVAULT_CRYPTO_LOCAL_KEY_FILE="$KEK_FILE" \
@@ -165,20 +207,35 @@ start_service() { # log file; sets SERVICE_PID and STARTUP_MS
     TOKENVAULT_HUBSPOT_API_BASE_URL="$HUBSPOT_URL" TOKENVAULT_HUBSPOT_AUTHORIZE_URL="$HUBSPOT_URL/oauth/authorize" \
     TOKENVAULT_PUBLIC_BASE_URL="$PUBLIC_BASE_URL" \
     TOKENVAULT_APPS_DEFAULT_CLIENT_ID="$CLIENT_ID" TOKENVAULT_APPS_DEFAULT_CLIENT_SECRET="$CLIENT_SECRET" \
-    TOKENVAULT_REFRESH_POLL_INTERVAL=1S TOKENVAULT_REFRESH_MAX_CONCURRENCY="$REFRESH_CONCURRENCY" \
-    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" "$JAVA" $JAVA_OPTS -jar "$JAR" >"$1" 2>&1 &
-  SERVICE_PID=$!
+    TOKENVAULT_REFRESH_MAX_CONCURRENCY="$REFRESH_CONCURRENCY" \
+    MALLOC_ARENA_MAX="${MALLOC_ARENA_MAX:-2}" "$@" >"$log" 2>&1 &
+  LAUNCHED_PID=$!
+}
+
+wait_ready() { # log file, port, pid, what; sets STARTUP_MS (since T0_MS)
   local i
   for ((i = 0; i < 6000; i++)); do
-    if curl -fs -o /dev/null "$BASE/q/health/ready"; then
-      STARTUP_MS=$(($(date +%s%3N) - t0))
+    if curl -fs -o /dev/null "http://127.0.0.1:$2/q/health/ready"; then
+      STARTUP_MS=$(($(date +%s%3N) - T0_MS))
       return 0
     fi
-    alive "$SERVICE_PID" || { tail -40 "$1" >&2; die "the service exited during start-up (log above)"; }
+    alive "$3" || { tail -40 "$1" >&2; die "$4 exited during start-up (log above)"; }
     sleep 0.02
   done
   tail -40 "$1" >&2
-  die "the service was not ready after 120 s"
+  die "$4 was not ready after 120 s"
+}
+
+start_service() { # log file; sets SERVICE_PID and STARTUP_MS
+  T0_MS=$(date +%s%3N)
+  # the proxy phase's budget (far above what this box can send: the budget must not be what it measures); nothing
+  # else uses a budget
+  launch_service "$1" "$SERVICE_PORT" TOKENVAULT_REFRESH_POLL_INTERVAL=1S \
+    TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_CALLS="$PROXY_BUDGET_CALLS" \
+    TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_INTERVAL="${PROXY_BUDGET_INTERVAL_MS}ms" \
+    "$JAVA" $JAVA_OPTS -jar "$JAR"
+  SERVICE_PID=$LAUNCHED_PID
+  wait_ready "$1" "$SERVICE_PORT" "$SERVICE_PID" "the service"
 }
 
 # ---- CPU accounting (percent of one core, like top): where each measured interval's CPU went --------------------------
@@ -248,7 +305,7 @@ run_wrk() { # label url connections seconds [delay_ms]; sets W_* variables
   ((t > c)) && t="$c"
   local before after TIMEFORMAT='%3U %3S' wrk_user wrk_sys
   before="$(cpu_snapshot)"
-  if ! { time wrk -t"$t" -c"$c" -d"${d}s" --timeout 10s -s "$script" -H "Authorization: Bearer $JWT" "$url" \
+  if ! { time wrk -t"$t" -c"$c" -d"${d}s" --timeout 10s -s "$script" -H "Authorization: Bearer ${WRK_BEARER:-$JWT}" "$url" \
     >"$WORK/wrk-$label.txt" 2>&1; } 2>"$WORK/wrk-$label.time"; then
     cat "$WORK/wrk-$label.txt" >&2
     die "wrk failed ($label)"
@@ -385,7 +442,7 @@ fig rss_peak_mb "$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/$SERVICE_PID
 
 # ---- what the service says about itself ------------------------------------------------------------------------------
 curl -fs "$BASE/q/metrics" >"$WORK/metrics.txt" || true
-metric() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f", s }' "$WORK/metrics.txt"; }
+metric() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f", s }' "${2:-$WORK/metrics.txt}"; }
 metric_mb() { awk -v m="$1" 'index($0, m) == 1 && $NF > 0 { s += $NF } END { printf "%d", s / 1048576 }' "$WORK/metrics.txt"; }
 fig heap_used_mb "$(metric_mb 'jvm_memory_used_bytes{area="heap"')"
 fig heap_committed_mb "$(metric_mb 'jvm_memory_committed_bytes{area="heap"')"
@@ -405,6 +462,91 @@ fig metric_refresh_transient "$(metric 'tokenvault_refresh_total{outcome="transi
 fig metric_refresh_rejected "$(metric 'tokenvault_refresh_total{outcome="rejected"')"
 fig metric_audit_write_failures "$(metric 'tokenvault_audit_write_failures_total')"
 helper sizes "$DB_JDBC_URL" "$DB_USER" "$DB_PASSWORD" >"$WORK/sizes.out" && emit_file "$WORK/sizes.out"
+
+# ---- helpers of the proxy phases ---------------------------------------------------------------------------------------
+ctl() { curl -fsS "$CONTROL_URL/$1"; } # the simulator's control server in the helper JVM (loopback)
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%s", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+minimum() { printf '%s\n' "$@" | sort -g | head -1; }
+maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
+kv() { sed -n "s/^$1=//p" "$2" | head -1; } # value of name=value in a file
+percentile() { # p file-of-numbers: nearest rank; "unmeasured" when empty
+  sort -g "$2" | awk -v p="$1" '{ a[NR] = $1 } END { if (NR == 0) { printf "unmeasured"; exit }
+    i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1; printf "%.1f", a[i] }'
+}
+CRM_PATH="/crm/v3/objects/contacts?limit=1"
+PROXY_JWT="$(cat "$PROXY_JWT_FILE")"
+
+# ---- HubSpot API proxy against the simulator straight: the same CRM call, same wrk settings, interleaved ---------------
+if [[ "$PROXY" == 1 ]]; then
+  PROXY_URL="$BASE/v1/apps/default/portals/$PROXY_PORTAL/hubspot$CRM_PATH"
+  DIRECT_URL="$HUBSPOT_URL$CRM_PATH"
+  # the budget of this phase (the service runs with it) and the simulator's rolling window of the same shape, so that
+  # HubSpot's X-HubSpot-RateLimit-* headers agree with the budget and correct nothing
+  ctl "rate-limit?max=$PROXY_BUDGET_CALLS&intervalMs=$PROXY_BUDGET_INTERVAL_MS" >/dev/null ||
+    die "cannot set the simulator's rate limit"
+  ctl "crm-seed?portal=$PROXY_PORTAL&count=10" >/dev/null || die "cannot seed contacts"
+  fig proxy_budget "$PROXY_BUDGET_CALLS/${PROXY_BUDGET_INTERVAL_MS}ms"
+  fig proxy_call "GET $CRM_PATH"
+  # the portal's access token, for the direct calls (read with the hand-out JWT; the proxy's JWT cannot)
+  ACCESS_TOKEN="$(curl -fsS -H "Authorization: Bearer $JWT" "$BASE/v1/apps/default/portals/$PROXY_PORTAL/token" |
+    sed -n 's/.*"accessToken" *: *"\([^"]*\)".*/\1/p')"
+  [[ -n "$ACCESS_TOKEN" ]] || die "no access token for portal $PROXY_PORTAL"
+  curl -fsS -o "$WORK/proxy-check.json" -H "Authorization: Bearer $PROXY_JWT" "$PROXY_URL" || die "the proxied call failed"
+  curl -fsS -o "$WORK/direct-check.json" -H "Authorization: Bearer $ACCESS_TOKEN" "$DIRECT_URL" || die "the direct call failed"
+  cmp -s "$WORK/proxy-check.json" "$WORK/direct-check.json" ||
+    log "WARNING: the proxied and the direct answers differ ($WORK/proxy-check.json, $WORK/direct-check.json)"
+
+  log "proxy vs direct: warm-up ${WARMUP}s each, then one connection ${PROXY_C1_SECONDS}s each"
+  WRK_BEARER="$PROXY_JWT" run_wrk proxy-warmup "$PROXY_URL" "$CONNS" "$WARMUP"
+  WRK_BEARER="$ACCESS_TOKEN" run_wrk direct-warmup "$DIRECT_URL" "$CONNS" "$WARMUP"
+  WRK_BEARER="$PROXY_JWT" run_wrk proxy-c1 "$PROXY_URL" 1 "$PROXY_C1_SECONDS"
+  P1_P50=$W_p50_ms P1_P99=$W_p99_ms
+  WRK_BEARER="$ACCESS_TOKEN" run_wrk direct-c1 "$DIRECT_URL" 1 "$PROXY_C1_SECONDS"
+  fig proxy_c1_p50_ms "$P1_P50"
+  fig proxy_c1_p99_ms "$P1_P99"
+  fig direct_c1_p50_ms "$W_p50_ms"
+  fig direct_c1_p99_ms "$W_p99_ms"
+  fig proxy_overhead_c1_p50_ms "$(calc "\"%.3f\", $P1_P50 - $W_p50_ms")"
+
+  log "proxy vs direct: ${PROXY_DURATION}s each, $CONNS connections, $THREADS wrk threads, $PROXY_PAIRS interleaved pairs"
+  P_RPS=() P_P50=() P_P99=() P_SVC=() P_DB=() P_FAKE=() D_RPS=() D_P50=() D_P99=() D_FAKE=() RATIOS=()
+  for ((r = 1; r <= PROXY_PAIRS; r++)); do
+    WRK_BEARER="$PROXY_JWT" run_wrk "proxy-$r" "$PROXY_URL" "$CONNS" "$PROXY_DURATION"
+    P_RPS+=("$W_rps") P_P50+=("$W_p50_ms") P_P99+=("$W_p99_ms")
+    P_SVC+=("$(calc "\"%.1f\", $CPU_service * 10000 / $W_rps")") P_DB+=("$(calc "\"%.1f\", $CPU_db * 10000 / $W_rps")")
+    P_FAKE+=("$(calc "\"%.1f\", $CPU_fake * 10000 / $W_rps")")
+    fig "proxy_rps_run$r" "$W_rps"
+    WRK_BEARER="$ACCESS_TOKEN" run_wrk "direct-$r" "$DIRECT_URL" "$CONNS" "$PROXY_DURATION"
+    D_RPS+=("$W_rps") D_P50+=("$W_p50_ms") D_P99+=("$W_p99_ms") D_FAKE+=("$(calc "\"%.1f\", $CPU_fake * 10000 / $W_rps")")
+    fig "direct_rps_run$r" "$W_rps"
+    RATIOS+=("$(calc "\"%.3f\", ${P_RPS[-1]} / $W_rps")")
+    fig "proxy_vs_direct_run$r" "${RATIOS[-1]}"
+  done
+  drain_audit proxy
+  fig proxy_rps "$(median "${P_RPS[@]}")"
+  fig proxy_p50_ms "$(median "${P_P50[@]}")"
+  fig proxy_p99_ms "$(median "${P_P99[@]}")"
+  fig direct_rps "$(median "${D_RPS[@]}")"
+  fig direct_p50_ms "$(median "${D_P50[@]}")"
+  fig direct_p99_ms "$(median "${D_P99[@]}")"
+  fig proxy_vs_direct "$(median "${RATIOS[@]}")"
+  fig proxy_vs_direct_min "$(minimum "${RATIOS[@]}")"
+  fig proxy_vs_direct_max "$(maximum "${RATIOS[@]}")"
+  fig proxy_overhead_p50_ms "$(calc "\"%.3f\", $(median "${P_P50[@]}") - $(median "${D_P50[@]}")")"
+  fig proxy_service_cpu_us "$(median "${P_SVC[@]}")" # per proxied call, medians of the runs
+  [[ -n "${DB_PID:-}" ]] && fig proxy_db_cpu_us "$(median "${P_DB[@]}")"
+  fig proxy_fake_hubspot_cpu_us "$(median "${P_FAKE[@]}")"
+  fig direct_fake_hubspot_cpu_us "$(median "${D_FAKE[@]}")"
+  curl -fs "$BASE/q/metrics" >"$WORK/metrics-proxy.txt" || true
+  M="$WORK/metrics-proxy.txt"
+  WAITS="$(metric 'tokenvault_rate_budget_wait_seconds_count' "$M")"
+  fig proxy_metric_ok "$(metric 'tokenvault_proxy_requests_total{outcome="ok"' "$M")"
+  fig proxy_metric_rate_limited "$(metric 'tokenvault_proxy_requests_total{outcome="rate_limited"' "$M")"
+  fig proxy_budget_wait_mean_ms "$(awk '/^tokenvault_rate_budget_wait_seconds_sum/ { s += $NF } END { printf "%.3f", s * 1000 / ('"$WAITS"' + 1e-9) }' "$M")"
+  ctl "crm-stats?portal=$PROXY_PORTAL&budget=$PROXY_BUDGET_CALLS&intervalMs=$PROXY_BUDGET_INTERVAL_MS&fromMs=0&toMs=$(date +%s%3N)" \
+    >"$WORK/proxy-crm-stats.out" || die "cannot read the simulator's CRM statistics"
+  fig proxy_upstream_429 "$(kv rate_limited "$WORK/proxy-crm-stats.out")"
+fi
 fig wrk_errors "${ERRORS_SEEN:-0}"
 fig service_log_errors "$(cat "$WORK"/service-*.log | grep -c ' ERROR ' || true)"
 fig service_log_warnings "$(cat "$WORK"/service-*.log | grep -c ' WARN ' || true)"
@@ -413,6 +555,171 @@ if grep -qh -e ' ERROR ' -e ' WARN ' "$WORK"/service-*.log; then
   grep -h -e ' ERROR ' -e ' WARN ' "$WORK"/service-*.log | sed -E 's/^[0-9: ,.-]+//' | sort | uniq -c |
     sort -rn | head -10 >&2
 fi
+# ---- the storm: replicas of the packaged service, callers on ONE portal asking for FACTOR x its budget ------------------
+if [[ "$STORM" == 1 ]]; then
+  read -r -a PORTS <<<"$REPLICA_PORTS"
+  ((${#PORTS[@]} >= STORM_REPLICAS)) || die "the helper picked ${#PORTS[@]} replica ports, not $STORM_REPLICAS"
+  log "storm: stopping the service; $STORM_REPLICAS replicas, $STORM_CALLERS callers on portal $STORM_PORTAL, budget $STORM_BUDGET per $STORM_INTERVAL_MS ms, ${STORM_FACTOR}x, ${STORM_SECONDS}s"
+  stop_service
+  # HubSpot's rolling window for OAuth apps (the simulator's), and the budget at the same shape
+  ctl "rate-limit?max=$STORM_BUDGET&intervalMs=$STORM_INTERVAL_MS" >/dev/null || die "cannot set the simulator's rate limit"
+  ctl "crm-seed?portal=$STORM_PORTAL&count=10" >/dev/null || die "cannot seed contacts"
+  BUDGET_ENV=()
+  [[ "$STORM_BUDGET" != 100 ]] && BUDGET_ENV+=("TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_CALLS=$STORM_BUDGET")
+  [[ "$STORM_INTERVAL_MS" != 10000 ]] && BUDGET_ENV+=("TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_INTERVAL=${STORM_INTERVAL_MS}ms")
+  T0_MS=$(date +%s%3N)
+  for ((i = 0; i < STORM_REPLICAS; i++)); do
+    launch_service "$WORK/replica-$((i + 1)).log" "${PORTS[i]}" ${BUDGET_ENV[@]+"${BUDGET_ENV[@]}"} \
+      "$JAVA" $STORM_JAVA_OPTS -jar "$JAR"
+    REPLICA_PIDS+=("$LAUNCHED_PID")
+  done
+  for ((i = 0; i < STORM_REPLICAS; i++)); do
+    wait_ready "$WORK/replica-$((i + 1)).log" "${PORTS[i]}" "${REPLICA_PIDS[i]}" "replica $((i + 1))"
+  done
+  fig storm_replicas_ready_ms "$STARTUP_MS"
+  # each replica proxies, then a short warm-up (JIT, its connections to the simulator) on its own other portal: the
+  # storm portal's budget and simulator window stay untouched until the storm. Cold replicas on a loaded box deliver
+  # the first burst of grants spread over more than the budget's margin (see docs/performance.md).
+  for ((i = 0; i < STORM_REPLICAS; i++)); do
+    WP=$((FIRST_PORTAL + 4 + i))
+    ((WP < FIRST_PORTAL + N)) || WP=$((FIRST_PORTAL + 4))
+    curl -fsS -o /dev/null -H "Authorization: Bearer $PROXY_JWT" \
+      "http://127.0.0.1:${PORTS[i]}/v1/apps/default/portals/$WP/hubspot$CRM_PATH" ||
+      die "replica $((i + 1)) does not proxy"
+    wrk -t1 -c4 -d"${STORM_WARMUP}s" --timeout "${STORM_TIMEOUT}s" -H "Authorization: Bearer $PROXY_JWT" \
+      "http://127.0.0.1:${PORTS[i]}/v1/apps/default/portals/$WP/hubspot$CRM_PATH" >"$WORK/wrk-storm-warmup-$i.txt" 2>&1 ||
+      log "WARNING: the warm-up of replica $((i + 1)) failed"
+  done
+  sleep 2
+  CADENCE_MS=$(calc "\"%.3f\", $STORM_CALLERS * $STORM_INTERVAL_MS / ($STORM_FACTOR * $STORM_BUDGET)")
+  LUA_PORTS="$(printf '"%s",' "${PORTS[@]:0:STORM_REPLICAS}")"
+  # one wrk thread per caller (one connection each, so that request() and response() pair up and time each call);
+  # caller k is sent to replica k mod R and asks on a fixed cadence (at once when its last answer came later), like
+  # RateBudgetReplicasTest: together FACTOR x the budget. Successful calls' latencies (the permit wait plus the call)
+  # go to a file; 429s are split into the vault's (problem type rate-budget-exhausted) and HubSpot's.
+  cat >"$WORK/storm.lua" <<EOF
+local ffi = require("ffi")
+ffi.cdef[[ typedef struct { long tv_sec; long tv_nsec; } bench_timespec; int clock_gettime(int, bench_timespec *); ]]
+local ts = ffi.new("bench_timespec")
+local function now_ms() ffi.C.clock_gettime(1, ts); return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6 end
+local ports = { $LUA_PORTS }
+local cadence = $CADENCE_MS
+local callers = $STORM_CALLERS
+local threads = {}
+local count = 0
+
+function setup(thread)
+  thread.addr = wrk.lookup("127.0.0.1", ports[(count % #ports) + 1])[1]
+  thread:set("caller", count)
+  count = count + 1
+  table.insert(threads, thread)
+end
+
+function init(args)
+  next_at = now_ms() + caller * cadence / callers
+  ok, vault429, upstream429, other, lat = 0, 0, 0, 0, ""
+end
+
+function delay()
+  local d = next_at - now_ms()
+  next_at = next_at + cadence
+  if d < 1 then return 0 end
+  return math.floor(d)
+end
+
+function request()
+  sent_at = now_ms()
+  return wrk.format()
+end
+
+function response(status, headers, body)
+  local ms = now_ms() - sent_at
+  if status >= 200 and status < 300 then
+    ok = ok + 1
+    lat = lat .. string.format("%.1f\n", ms)
+  elseif status == 429 and body and string.find(body, "rate-budget-exhausted", 1, true) then
+    vault429 = vault429 + 1
+  elseif status == 429 then
+    upstream429 = upstream429 + 1
+  else
+    other = other + 1
+  end
+end
+
+function done(summary, latency, requests)
+  local f = io.open("$WORK/storm-latencies.txt", "w")
+  local o, v, u, x = 0, 0, 0, 0
+  for _, t in ipairs(threads) do
+    o = o + t:get("ok"); v = v + t:get("vault429"); u = u + t:get("upstream429"); x = x + t:get("other")
+    f:write(t:get("lat"))
+  end
+  f:close()
+  local e = summary.errors
+  io.write(string.format("STORM asked=%d ok=%d vault_429=%d upstream_429=%d other=%d socket_errors=%d\n",
+    summary.requests, o, v, u, x, e.connect + e.read + e.write + e.timeout))
+end
+EOF
+  STORM_URL="http://127.0.0.1:${PORTS[0]}/v1/apps/default/portals/$STORM_PORTAL/hubspot$CRM_PATH"
+  BEFORE="$(cpu_snapshot)"
+  STORM_START_MS=$(date +%s%3N)
+  wrk -t"$STORM_CALLERS" -c"$STORM_CALLERS" -d"${STORM_SECONDS}s" --timeout "${STORM_TIMEOUT}s" -s "$WORK/storm.lua" \
+    -H "Authorization: Bearer $PROXY_JWT" "$STORM_URL" >"$WORK/wrk-storm.txt" 2>&1 &
+  STORM_WRK_PID=$!
+  wait "$STORM_WRK_PID" || { cat "$WORK/wrk-storm.txt" >&2; die "wrk failed (storm)"; }
+  STORM_WRK_PID=""
+  STORM_END_MS=$((STORM_START_MS + STORM_SECONDS * 1000)) # the demand's end: what the saturated part may use
+  LINE="$(grep '^STORM ' "$WORK/wrk-storm.txt")" || { cat "$WORK/wrk-storm.txt" >&2; die "no storm summary"; }
+  for kv in ${LINE#STORM }; do printf -v "S_${kv%%=*}" '%s' "${kv#*=}"; done
+  sleep 1 # calls granted just before the end reach the simulator
+  ctl "crm-stats?portal=$STORM_PORTAL&budget=$STORM_BUDGET&intervalMs=$STORM_INTERVAL_MS&fromMs=$STORM_START_MS&toMs=$STORM_END_MS" \
+    >"$WORK/storm-crm-stats.out" || die "cannot read the simulator's CRM statistics"
+  ctl "crm-stats?portal=$STORM_PORTAL&budget=$STORM_BUDGET&intervalMs=$STORM_INTERVAL_MS&fromMs=0&toMs=$(date +%s%3N)" \
+    >"$WORK/storm-crm-all.out" || die "cannot read the simulator's CRM statistics"
+  SC="$WORK/storm-crm-stats.out"
+  fig storm_seconds "$STORM_SECONDS"
+  fig storm_replicas "$STORM_REPLICAS"
+  fig storm_callers "$STORM_CALLERS"
+  fig storm_budget "$STORM_BUDGET/${STORM_INTERVAL_MS}ms"
+  fig storm_asked "$S_asked"
+  fig storm_asked_vs_budget "$(calc "\"%.2f\", $S_asked / ($STORM_SECONDS * 1000 / $STORM_INTERVAL_MS) / $STORM_BUDGET")"
+  fig storm_ok "$S_ok"
+  fig storm_vault_429 "$S_vault_429"
+  fig storm_upstream_429_seen "$S_upstream_429" # HubSpot 429s the callers received through the proxy
+  fig storm_other_status "$S_other"
+  fig storm_socket_errors "$S_socket_errors"
+  fig storm_upstream_calls "$(kv calls "$SC")"
+  fig storm_upstream_429 "$(kv rate_limited "$WORK/storm-crm-all.out")" # the simulator's count, whole run
+  fig storm_upstream_max_per_interval "$(kv max_per_interval "$WORK/storm-crm-all.out")"
+  fig storm_place_cycle_ms "$(kv place_cycle_ms "$SC")"
+  fig storm_place_cycles "$(kv place_cycles "$SC")"
+  fig storm_budget_use "$(kv budget_use "$SC")"
+  fig storm_wait_p50_ms "$(percentile 50 "$WORK/storm-latencies.txt")"
+  fig storm_wait_p99_ms "$(percentile 99 "$WORK/storm-latencies.txt")"
+  fig storm_wait_max_ms "$(percentile 100 "$WORK/storm-latencies.txt")"
+  cpu_between "$BEFORE" "$(cpu_snapshot)" 0
+  fig storm_cpu_db_pct "$CPU_db"
+  fig storm_cpu_other_pct "$CPU_other" # replicas and wrk included: they are not accounted one by one
+  : >"$WORK/metrics-storm.txt"
+  RSS=()
+  for ((i = 0; i < STORM_REPLICAS; i++)); do
+    curl -fs "http://127.0.0.1:${PORTS[i]}/q/metrics" >>"$WORK/metrics-storm.txt" || true
+    RSS+=("$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/${REPLICA_PIDS[i]}/status")")
+  done
+  M="$WORK/metrics-storm.txt"
+  WAITS="$(metric 'tokenvault_rate_budget_wait_seconds_count' "$M")"
+  fig storm_metric_granted "$WAITS"
+  fig storm_metric_wait_mean_ms "$(awk '/^tokenvault_rate_budget_wait_seconds_sum/ { s += $NF } END { printf "%.1f", s * 1000 / ('"$WAITS"' + 1e-9) }' "$M")"
+  fig storm_metric_wait_max_ms "$(awk '/^tokenvault_rate_budget_wait_seconds_max/ && $NF > m { m = $NF } END { printf "%.1f", m * 1000 }' "$M")"
+  fig storm_metric_exhausted "$(metric 'tokenvault_rate_budget_exhausted_total' "$M")"
+  fig storm_metric_upstream_429 "$(metric 'tokenvault_upstream_429_total' "$M")"
+  fig storm_metric_budget_pauses "$(metric 'tokenvault_rate_budget_pauses_total' "$M")"
+  fig storm_replica_rss_mb_max "$(maximum "${RSS[@]}")"
+  for p in "${REPLICA_PIDS[@]}"; do stop_pid "$p" 30; done
+  REPLICA_PIDS=()
+  fig storm_replica_log_errors "$(cat "$WORK"/replica-*.log | grep -c ' ERROR ' || true)"
+  fig storm_replica_log_warnings "$(cat "$WORK"/replica-*.log | grep -c ' WARN ' || true)"
+fi
+
 fig machine_load_after "$(cut -d' ' -f1-3 /proc/loadavg)"
 
 mkdir -p "$RESULTS"

@@ -41,6 +41,8 @@ import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
+import com.sun.net.httpserver.HttpServer;
+
 import dev.tokenvault.sandbox.HubSpotSimulator;
 import dev.tokenvault.testing.FakeHubSpot;
 import io.smallrye.jwt.build.Jwt;
@@ -53,7 +55,10 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
  * <li>{@code infra DIR PARENT_PID}: starts an embedded PostgreSQL (zonky; skipped when {@code BENCH_DB_URL} is set)
  * and the HubSpot simulator over HTTP ({@link FakeHubSpot}, no added latency), picks a free port for the service,
  * writes the caller key pair, the key-encryption key file (0600) and a caller JWT into {@code DIR}, then
- * {@code DIR/infra.env}; stays up until killed or until {@code PARENT_PID} exits.</li>
+ * {@code DIR/infra.env} (with a second JWT, group {@code hubspot.proxy} only, free ports for the storm's
+ * replicas ({@code BENCH_STORM_REPLICAS}, 3), and {@code CONTROL_URL}: a loopback control server for the simulator, see
+ * {@link #control}); stays up
+ * until killed or until {@code PARENT_PID} exits.</li>
  * <li>{@code seed BASE_URL HUBSPOT_URL FIRST_PORTAL COUNT THREADS}: runs the real OAuth install flow over HTTP once per
  * portal (install redirect, consent form on the simulator, callback with the state cookie).</li>
  * <li>{@code latency BASE_URL JWT_FILE FIRST_PORTAL COUNT same|distinct}: sequential hand-outs, one connection, timed
@@ -176,20 +181,37 @@ public final class BenchSupport {
                 .expiresAt(Instant.now().plus(Duration.ofHours(12)))
                 .sign(pair.getPrivate());
         Files.writeString(dir.resolve("jwt.txt"), jwt);
+        // the proxy's caller: hubspot.proxy only (least privilege: it cannot read tokens, the hand-out JWT cannot proxy)
+        String proxyJwt = Jwt.issuer(ISSUER).subject("bench-proxy-caller")
+                .groups(Set.of("hubspot.proxy"))
+                .claim("portals", List.of("*"))
+                .issuedAt(Instant.now())
+                .expiresAt(Instant.now().plus(Duration.ofHours(12)))
+                .sign(pair.getPrivate());
+        Files.writeString(dir.resolve("jwt-proxy.txt"), proxyJwt);
 
         Path kek = dir.resolve("kek.key");
         Files.deleteIfExists(kek);
         Files.createFile(kek, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Files.writeString(kek, randomBase64(32) + "\n");
 
+        HttpServer control = control(sim);
         env.put("HUBSPOT_URL", hubspot.baseUrl());
+        env.put("CONTROL_URL", "http://127.0.0.1:" + control.getAddress().getPort());
         env.put("SERVICE_PORT", Integer.toString(servicePort));
+        int replicas = Integer.parseInt(System.getenv().getOrDefault("BENCH_STORM_REPLICAS", "3").trim());
+        StringBuilder ports = new StringBuilder();
+        for (int i = 0; i < replicas; i++) {
+            ports.append(i == 0 ? "" : " ").append(freePort());
+        }
+        env.put("REPLICA_PORTS", ports.toString());
         env.put("PUBLIC_BASE_URL", publicBase);
         env.put("CLIENT_ID", CLIENT_ID);
         env.put("CLIENT_SECRET", clientSecret);
         env.put("JWT_PUBLIC_KEY", publicPem.toString());
         env.put("JWT_ISSUER", ISSUER);
         env.put("JWT_FILE", dir.resolve("jwt.txt").toString());
+        env.put("PROXY_JWT_FILE", dir.resolve("jwt-proxy.txt").toString());
         env.put("KEK_FILE", kek.toString());
         env.put("INFRA_PID", Long.toString(ProcessHandle.current().pid()));
 
@@ -201,6 +223,7 @@ public final class BenchSupport {
 
         EmbeddedPostgres pg = postgres;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            control.stop(0);
             hubspot.close();
             if (pg != null) {
                 try {
@@ -215,6 +238,102 @@ public final class BenchSupport {
         ProcessHandle.of(parentPid).ifPresentOrElse(p -> p.onExit().join(), () -> {
         });
         System.exit(0);
+    }
+
+    // ---------------------------------------------------------------------------------------------------------
+    // control: the script's handle on the simulator, which lives in this JVM (loopback only)
+    // ---------------------------------------------------------------------------------------------------------
+
+    /**
+     * A second JDK HTTP server on 127.0.0.1 for the script (never the service): {@code GET /rate-limit?max=&intervalMs=}
+     * sets the simulator's rolling window of OAuth apps ({@link HubSpotSimulator#rateLimit}); {@code GET
+     * /crm-seed?portal=&count=} creates contacts directly; {@code GET /crm-stats?portal=&budget=&intervalMs=&fromMs=&toMs=}
+     * answers {@code name=value} lines about the CRM calls that reached the simulator for a portal (see
+     * {@link #crmStats}). Errors: 400 with the message.
+     */
+    private static HttpServer control(HubSpotSimulator sim) throws IOException {
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/", exchange -> {
+            int status = 200;
+            String body;
+            try {
+                Map<String, List<String>> q = HubSpotSimulator.parseQuery(exchange.getRequestURI().getRawQuery());
+                switch (exchange.getRequestURI().getPath()) {
+                    case "/rate-limit" -> {
+                        int max = Integer.parseInt(q.get("max").get(0));
+                        Duration interval = Duration.ofMillis(Long.parseLong(q.get("intervalMs").get(0)));
+                        sim.rateLimit(max, interval);
+                        body = "rate_limit=" + max + "/" + interval.toMillis() + "ms\n";
+                    }
+                    case "/crm-seed" -> {
+                        long portal = Long.parseLong(q.get("portal").get(0));
+                        int count = Integer.parseInt(q.get("count").get(0));
+                        for (int i = 0; i < count; i++) {
+                            sim.createCrmObject(portal, "contacts", Map.of("email", "bench" + i + "@example.com",
+                                    "firstname", "Bench", "lastname", "Contact " + i));
+                        }
+                        body = "crm_seeded=" + count + "\n";
+                    }
+                    case "/crm-stats" -> body = crmStats(sim, Long.parseLong(q.get("portal").get(0)),
+                            Integer.parseInt(q.get("budget").get(0)), Long.parseLong(q.get("intervalMs").get(0)),
+                            Long.parseLong(q.get("fromMs").get(0)), Long.parseLong(q.get("toMs").get(0)));
+                    default -> {
+                        status = 404;
+                        body = "unknown control path\n";
+                    }
+                }
+            } catch (RuntimeException e) {
+                status = 400;
+                body = "error=" + e + "\n";
+            }
+            byte[] b = body.getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().set("Content-Type", "text/plain; charset=utf-8");
+            exchange.sendResponseHeaders(status, b.length);
+            try (var out = exchange.getResponseBody()) {
+                out.write(b);
+            }
+        });
+        server.start();
+        return server;
+    }
+
+    /**
+     * What reached the simulator for one portal between {@code fromMs} and {@code toMs} (epoch ms, this machine's clock,
+     * which is also the simulator's): {@code calls} (CRM calls, HubSpot's 429s included), {@code rate_limited} (429s
+     * the simulator's rolling window answered, all time), {@code max_per_interval} (most calls in any rolling
+     * {@code intervalMs}, the figure HubSpot enforces), and {@code budget_use}: while the demand lasts, each of the
+     * {@code budget} places of the window is reused as soon as it frees, so {@code t[i + budget] - t[i]} is how long a
+     * place took to come round (the interval at best); use = interval ÷ its mean over every place reused before
+     * {@code toMs} (the method of RateBudgetReplicasTest). {@code unmeasured} when no place came round.
+     */
+    static String crmStats(HubSpotSimulator sim, long portal, int budget, long intervalMs, long fromMs, long toMs) {
+        long[] t = sim.crmRequestTimes(portal).stream().mapToLong(Instant::toEpochMilli)
+                .filter(ms -> ms >= fromMs && ms <= toMs).sorted().toArray();
+        int maxIn = 0;
+        for (int i = 0, j = 0; i < t.length; i++) { // window (t[i] - interval, t[i]]
+            while (t[j] <= t[i] - intervalMs) {
+                j++;
+            }
+            maxIn = Math.max(maxIn, i - j + 1);
+        }
+        long cycles = 0;
+        double sum = 0;
+        for (int i = 0; i + budget < t.length; i++) {
+            cycles++;
+            sum += t[i + budget] - t[i];
+        }
+        StringBuilder sb = new StringBuilder();
+        sb.append("calls=").append(t.length).append('\n');
+        sb.append("rate_limited=").append(sim.crmRateLimited(portal)).append('\n');
+        sb.append("max_per_interval=").append(maxIn).append('\n');
+        sb.append("first_ms=").append(t.length == 0 ? 0 : t[0]).append('\n');
+        sb.append("last_ms=").append(t.length == 0 ? 0 : t[t.length - 1]).append('\n');
+        sb.append("place_cycles=").append(cycles).append('\n');
+        sb.append("place_cycle_ms=").append(cycles == 0 ? "unmeasured" : String.format(Locale.ROOT, "%.1f", sum / cycles))
+                .append('\n');
+        sb.append("budget_use=").append(cycles == 0 ? "unmeasured"
+                : String.format(Locale.ROOT, "%.3f", intervalMs / (sum / cycles))).append('\n');
+        return sb.toString();
     }
 
     /** The parent of a process, from {@code /proc} (Linux); empty when unknown. */
