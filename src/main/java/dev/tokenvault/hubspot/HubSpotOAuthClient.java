@@ -93,12 +93,16 @@ public class HubSpotOAuthClient {
         return version;
     }
 
-    /** Exchanges an authorization code. Never retried: a code is single-use. */
-    public Uni<TokenGrant> exchangeCode(ClientCredentials client, String code, URI redirectUri) {
+    /**
+     * Exchanges an authorization code, with the PKCE {@code code_verifier} of the consent redirect (RFC 7636). Never
+     * retried: a code is single-use.
+     */
+    public Uni<TokenGrant> exchangeCode(ClientCredentials client, String code, URI redirectUri, String codeVerifier) {
         MultivaluedMap<String, String> form = form(client);
         form.add("grant_type", "authorization_code");
         form.add("redirect_uri", redirectUri.toString());
         form.add("code", code);
+        form.add("code_verifier", codeVerifier);
         return installs.run(client.clientId(),
                 () -> call("code exchange", tokenCall(installApi, form), body -> grant(body), true));
     }

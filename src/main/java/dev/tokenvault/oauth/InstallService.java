@@ -60,11 +60,13 @@ public class InstallService {
         return URI.create(PublicUrl.of(config, "/oauth/" + app + "/install"));
     }
 
-    Uni<Connection> complete(String app, String code) {
+    /** Completes the install of a valid {@code state}: its PKCE verifier goes with the code exchange. */
+    Uni<Connection> complete(String app, String code, String state) {
         Long expectedAppId = apps.require(app).hubspotAppId().isPresent()
                 ? apps.require(app).hubspotAppId().getAsLong()
                 : null;
-        return credentials.require(app).chain(client -> hubspot.exchangeCode(client, code, redirectUri(app))
+        return credentials.require(app).chain(client -> hubspot.exchangeCode(client, code, redirectUri(app),
+                OAuthStateStore.pkceVerifier(client.clientSecret(), app, state))
                 .onFailure(HubSpotException.class).invoke(e -> {
                     if (((HubSpotException) e).kind() == HubSpotException.Kind.BAD_CLIENT) {
                         credentials.rejected(app);

@@ -70,6 +70,10 @@ public class OAuthResource {
                         consent.queryParam("optional_scope", String.join(" ", optional));
                     }
                     consent.queryParam("state", issued.state());
+                    // PKCE (S256): an intercepted code is useless without the verifier, which only the vault can derive
+                    consent.queryParam("code_challenge", OAuthStateStore.pkceChallenge(
+                            OAuthStateStore.pkceVerifier(client.clientSecret(), app, issued.state())));
+                    consent.queryParam("code_challenge_method", "S256");
                     return Response.status(302).location(consent.build())
                             .cookie(cookie(app, issued.browserBinding(), (int) OAuthStateStore.LIFETIME.toSeconds()))
                             .header("Cache-Control", "no-store")
@@ -113,7 +117,7 @@ public class OAuthResource {
             case BUSY -> Uni.createFrom().item(html(503, "Too many installs at once",
                     "Too many installs are being completed right now; nothing was stored yet. Please reload this page "
                             + "in a moment."));
-            case VALID -> installs.complete(app, code).map(c -> success(app, c.portalId()))
+            case VALID -> installs.complete(app, code, state).map(c -> success(app, c.portalId()))
                     .onFailure().recoverWithItem(this::failurePage).map(r -> clearCookie(app, r));
             case EXPIRED -> Uni.createFrom().item(clearCookie(app, html(400, "Installation expired",
                     "More than 10 minutes passed since the install started. Please start it again.")));

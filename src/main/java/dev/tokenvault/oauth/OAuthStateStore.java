@@ -192,6 +192,23 @@ class OAuthStateStore {
         return ok;
     }
 
+    /**
+     * The PKCE {@code code_verifier} of a state (RFC 7636: 43 characters of base64url): an HMAC of the state under the
+     * app's state key, so no row holds it and every replica derives the same one, while whoever sees the state and the
+     * code (both pass through the browser) cannot. A client secret rotated between the consent and the callback makes
+     * that one install fail at the exchange; the user starts it again.
+     */
+    static String pkceVerifier(String clientSecret, String app, String state) {
+        byte[] v = hmac(key(clientSecret, app), ("pkce|" + state).getBytes(StandardCharsets.US_ASCII), 0, -1);
+        return java.util.Base64.getUrlEncoder().withoutPadding().encodeToString(v);
+    }
+
+    /** The S256 {@code code_challenge} of a verifier: base64url(SHA-256(verifier)). */
+    static String pkceChallenge(String verifier) {
+        return java.util.Base64.getUrlEncoder().withoutPadding()
+                .encodeToString(sha256(verifier.getBytes(StandardCharsets.US_ASCII)));
+    }
+
     /** The state-signing key of an app: derived from its client secret, so every replica has the same. */
     static byte[] key(String clientSecret, String app) {
         return hmac(clientSecret.getBytes(StandardCharsets.UTF_8),
