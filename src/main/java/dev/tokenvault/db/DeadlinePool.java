@@ -58,7 +58,9 @@ final class DeadlinePool implements io.vertx.pgclient.PgPool {
                 id -> promise.tryFail(new DatabaseTimeoutException(step, Duration.ofMillis(timeoutMillis))));
         future.onComplete(ar -> {
             vertx.cancelTimer(timer);
-            boolean delivered = ar.succeeded() ? promise.tryComplete(ar.result()) : promise.tryFail(ar.cause());
+            boolean delivered = ar.succeeded() ? promise.tryComplete(ar.result())
+                    : promise.tryFail(ar.cause() instanceof java.io.IOException ? new DatabaseIoException(ar.cause())
+                            : ar.cause());
             if (!delivered && ar.succeeded() && lateResult != null) {
                 lateResult.handle(ar.result());
             }

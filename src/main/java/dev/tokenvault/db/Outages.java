@@ -20,8 +20,11 @@ public final class Outages {
 
     public static boolean isDatabaseUnavailable(Throwable e) {
         for (Throwable t = e; t != null && depth(e, t) < 10; t = t.getCause()) {
-            // IOException: connect refused or timed out, connection reset, broken pipe, closed channel
-            if (t instanceof DatabaseTimeoutException || t instanceof IOException || t instanceof ClosedConnectionException
+            // connect refused or timed out (no stack trace to look at), or another I/O failure of the SQL client:
+            // reset, broken pipe, closed channel (an I/O failure reading the caller's request is not an outage)
+            if (t instanceof DatabaseTimeoutException || t instanceof DatabaseIoException
+                    || t instanceof java.net.ConnectException
+                    || t instanceof IOException && fromSqlClient(t) || t instanceof ClosedConnectionException
                     || t instanceof ConnectionPoolTooBusyException
                     || t.getClass().getName().equals("io.vertx.core.impl.NoStackTraceThrowable")
                             && t.getMessage() != null
@@ -33,6 +36,16 @@ public final class Outages {
             }
             if (t.getCause() == t) {
                 break;
+            }
+        }
+        return false;
+    }
+
+    private static boolean fromSqlClient(Throwable t) {
+        for (StackTraceElement frame : t.getStackTrace()) {
+            String c = frame.getClassName();
+            if (c.startsWith("io.vertx.sqlclient.") || c.startsWith("io.vertx.pgclient.")) {
+                return true;
             }
         }
         return false;
@@ -50,7 +63,7 @@ public final class Outages {
     /** A one-line description safe for logs and health data: no parameter values, no connection details. */
     public static String describe(Throwable e) {
         for (Throwable t = e; t != null && depth(e, t) < 10; t = t.getCause()) {
-            if (t instanceof DatabaseTimeoutException) {
+            if (t instanceof DatabaseTimeoutException || t instanceof DatabaseIoException) {
                 return t.getMessage();
             }
             if (t instanceof PgException pg) {

@@ -73,6 +73,20 @@ class PoolCreatorTest {
     }
 
     @Test
+    void anIoFailureReadingTheCallersRequestIsNoDatabaseOutage() {
+        java.io.IOException bodyCutOff = new java.io.IOException("request body over the limit");
+        bodyCutOff.setStackTrace(new StackTraceElement[] {
+                new StackTraceElement("org.jboss.resteasy.reactive.server.vertx.VertxInputStream", "read", null, 1) });
+        assertThat(Outages.isDatabaseUnavailable(bodyCutOff)).isFalse();
+        java.io.IOException pgWrite = new java.io.IOException("Broken pipe");
+        pgWrite.setStackTrace(new StackTraceElement[] {
+                new StackTraceElement("io.vertx.pgclient.impl.codec.PgEncoder", "flush", null, 1) });
+        assertThat(Outages.isDatabaseUnavailable(pgWrite)).isTrue();
+        assertThat(Outages.isDatabaseUnavailable(new java.net.ConnectException("refused"))).isTrue();
+        assertThat(Outages.isDatabaseUnavailable(new IllegalStateException("a bug"))).isFalse();
+    }
+
+    @Test
     void queriesDuringAnOutageFailAsOutagesAndNothingCompletesTwice() throws Exception {
         vertx.exceptionHandler(unhandled::add);
         int port = refusedPort();

@@ -78,7 +78,7 @@ class CanonicalInputTest {
     }
 
     @Test
-    void aBodyOverTheHttpLimitIsProblemJsonWithoutAStackTrace() {
+    void aBodyOverTheHttpLimitIsProblemJsonWithoutAStackTrace() throws Exception {
         byte[] big = new byte[100 * 1024];
         java.util.Arrays.fill(big, (byte) 'x');
         try (LogCapture log = LogCapture.install()) {
