@@ -141,11 +141,17 @@ final class ReplicaBudgets {
             synchronized (into) {
                 into.waiters.addLast(waiter);
                 waiter.queue = into;
-                waiter.timer = vertx.setTimer(Math.max(1, wait.toMillis()), id -> expire(key, waiter));
             }
             return into;
         });
         pump(key, queue);
+        // the deadline's timer only once the first attempt is under way: a short wait (even zero) must not expire the
+        // waiter before that attempt, which may grant at once, has even started
+        synchronized (queue) {
+            if (!waiter.done) {
+                waiter.timer = vertx.setTimer(Math.max(1, wait.toMillis()), id -> expire(key, waiter));
+            }
+        }
     }
 
     /** Starts an attempt for the head of the queue unless one is in flight or the queue sleeps until a permit frees. */
