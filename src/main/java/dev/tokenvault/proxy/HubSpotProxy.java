@@ -120,6 +120,8 @@ public class HubSpotProxy {
                     boolean tls = "https".equalsIgnoreCase(base.getScheme());
                     client = vertx.createHttpClient(new HttpClientOptions().setSsl(tls).setVerifyHost(tls)
                             .setMaxPoolSize(config.maxConnections()).setKeepAlive(true).setTcpNoDelay(true)
+                            // calls waiting for a connection are bounded, in number and in time (RequestOptions)
+                            .setMaxWaitQueueSize(config.maxConnections() * 4)
                             .setConnectTimeout((int) Math.min(Integer.MAX_VALUE, Duration.ofSeconds(10).toMillis()))
                             .setIdleTimeout(60).setDecompressionSupported(false));
                 }
@@ -210,13 +212,20 @@ public class HubSpotProxy {
         int port = base.getPort() > 0 ? base.getPort() : tls ? 443 : 80;
         String basePath = base.getRawPath() == null ? "" : base.getRawPath().replaceAll("/+$", "");
         RequestOptions options = new RequestOptions().setMethod(req.method()).setHost(base.getHost()).setPort(port)
-                .setSsl(tls).setURI(basePath + call.target.pathAndQuery()).setIdleTimeout(config.timeout().toMillis());
+                .setSsl(tls).setURI(basePath + call.target.pathAndQuery()).setIdleTimeout(config.timeout().toMillis())
+                // a connection from the pool (or a new one) within 5 s, else 503: a pool held by slow calls of one
+                // portal must not hold every other portal's calls indefinitely
+                .setConnectTimeout(5_000);
         MultiMap headers = MultiMap.caseInsensitiveMultiMap();
-        req.headers().forEach(h -> {
+        for (var h : req.headers()) {
             if (FORWARDED_REQUEST_HEADERS.contains(h.getKey().toLowerCase(Locale.ROOT))) {
+                if (h.getValue().chars().anyMatch(c -> c < 0x20 && c != '\t' || c == 0x7f)) {
+                    call.fail(ApiException.badRequest("header " + h.getKey() + " holds a control character"));
+                    return;
+                }
                 headers.add(h.getKey(), h.getValue());
             }
-        });
+        }
         headers.set("Authorization", "Bearer " + call.token);
         headers.set("User-Agent", "tokenvault-proxy");
         options.setHeaders(headers);
@@ -250,6 +259,11 @@ public class HubSpotProxy {
                         call.done(499);
                     } else if (body.tooLarge()) {
                         call.fail(tooLarge());
+                    } else if (e instanceof io.vertx.core.http.ConnectionPoolTooBusyException || e.getMessage() != null
+                            && e.getMessage().contains("getting a connection")) {
+                        call.outcome = "unavailable";
+                        call.fail(ApiException.unavailable("too many proxied HubSpot calls in flight in this replica "
+                                + "(tokenvault.proxy.max-connections); retry shortly", Duration.ofSeconds(1), null));
                     } else if (isTimeout(e)) {
                         call.outcome = "timeout";
                         call.fail(new ApiException(504, "hubspot-timeout", "HubSpot did not answer in time",
@@ -361,7 +375,8 @@ public class HubSpotProxy {
             }
         }
         upstream.headers().forEach(h -> {
-            if (!dropped.contains(h.getKey().toLowerCase(Locale.ROOT))) {
+            String name = h.getKey().toLowerCase(Locale.ROOT);
+            if (!dropped.contains(name) && !name.startsWith("access-control-")) {
                 response.headers().add(h.getKey(), h.getValue());
             }
         });
@@ -422,6 +437,11 @@ public class HubSpotProxy {
         void fail(Throwable e) {
             if ("refused".equals(outcome) && !(e instanceof ApiException a && a.status() < 500)) {
                 outcome = "unavailable";
+            }
+            if (!ctx.request().isEnded() && !ctx.response().headWritten()
+                    && ctx.request().version() != io.vertx.core.http.HttpVersion.HTTP_2) {
+                // the body was not read: do not keep a connection whose next bytes are that body
+                ctx.response().putHeader("Connection", "close");
             }
             ProblemMapper.write(ctx, e);
             done(ctx.response().getStatusCode());

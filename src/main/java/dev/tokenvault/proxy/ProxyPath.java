@@ -46,6 +46,18 @@ record ProxyPath(String path, String query, BudgetKind budget) {
                         + "sign, which could be normalised to another path");
             }
         }
+        for (int i = lower.indexOf('%'); i >= 0; i = lower.indexOf('%', i + 1)) {
+            // an encoded unreserved character (%6F for 'o') means the same path to a server that decodes it (RFC 3986
+            // 6.2.2.2): /%6Fauth is /oauth
+            if (i + 2 >= lower.length() || unreserved(lower.charAt(i + 1), lower.charAt(i + 2))) {
+                throw ApiException.badRequest("the HubSpot path holds a percent-encoded letter, digit or -._~, or a "
+                        + "truncated escape: write it unencoded");
+            }
+        }
+        if (raw.indexOf(';') >= 0) {
+            // path parameters (/oauth;x/...) are stripped by some servers before routing
+            throw ApiException.badRequest("the HubSpot path must not hold ';'");
+        }
         String[] segments = raw.substring(1).split("/", -1);
         for (int i = 0; i < segments.length; i++) {
             String s = segments[i];
@@ -74,6 +86,17 @@ record ProxyPath(String path, String query, BudgetKind budget) {
         boolean search = "POST".equals(method) && segments.length == 5 && segments[0].equals("crm")
                 && segments[1].equals("v3") && segments[2].equals("objects") && segments[4].equals("search");
         return new ProxyPath(raw, query, search ? BudgetKind.SEARCH : BudgetKind.GENERAL);
+    }
+
+    private static boolean unreserved(char hi, char lo) {
+        int h = Character.digit(hi, 16);
+        int l = Character.digit(lo, 16);
+        if (h < 0 || l < 0) {
+            return true; // not an escape at all
+        }
+        char c = (char) (h * 16 + l);
+        return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
+                || c == '_' || c == '~';
     }
 
     private static String prefix(String configured) {

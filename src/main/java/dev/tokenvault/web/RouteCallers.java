@@ -38,10 +38,10 @@ public class RouteCallers {
         if (raw == null) {
             return Uni.createFrom().failure(ApiException.unauthenticated());
         }
-        Caller known = this.known.byRawToken.getIfPresent(raw);
-        Uni<Caller> caller = known != null ? Uni.createFrom().item(known)
-                // verification may fetch keys (a JWKS URL): never on the event loop
-                : Uni.createFrom().item(() -> verify(raw)).runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
+        // verified on every call (the parser's verified-token cache makes a repeat cheap and re-checks exp, so an
+        // expired token is refused at once); verification may fetch keys (a JWKS URL): never on the event loop
+        Uni<Caller> caller = Uni.createFrom().item(() -> verify(raw))
+                .runSubscriptionOn(Infrastructure.getDefaultWorkerPool());
         return caller.map(c -> {
             audit.requireAccepting();
             String refusal = c.refusal(portalId, anyOfGroups);

@@ -68,6 +68,11 @@ class ProxyPathTest {
             assertThat(status("POST", raw, null, ANY)).as(raw).isEqualTo(403);
         }
         assertThat(status("GET", "/oauthish/v1", null, ANY)).isEqualTo(200);
+        // spellings a decoding server reads as /oauth: encoded unreserved characters, path parameters
+        for (String raw : List.of("/%6Fauth/v1/token", "/o%61uth/v1/token", "/%4Fauth/v1/token", "/oauth;x/v1/token",
+                "/crm/v3/%41bc", "/crm/v3/abc%4", "/crm/v3/abc%zz")) {
+            assertThat(status("POST", raw, null, ANY)).as(raw).isEqualTo(400);
+        }
     }
 
     @Test
