@@ -51,42 +51,31 @@ public class ProblemMapper {
 
     @ServerExceptionMapper
     public Response keyService(KeyServiceUnavailableException e, UriInfo uri) {
-        return respond(ApiException.unavailable("the key service is unavailable; retry later",
-                java.time.Duration.ofSeconds(5), e), uri);
+        return respond(toApiException(e), uri);
     }
 
     @ServerExceptionMapper
     public Response crypto(CryptoException e, UriInfo uri) {
-        return respond(new ApiException(500, "secret-unreadable", "Stored secret cannot be opened",
-                "a stored secret of this connection cannot be opened; operators have been told", null, null, e), uri);
+        return respond(toApiException(e), uri);
     }
 
     @ServerExceptionMapper
     public Response database(PgException e, UriInfo uri) {
-        return Outages.isDatabaseUnavailable(e) ? databaseUnavailable(e, uri) : unexpected(e, uri);
+        return respond(toApiException(e), uri);
     }
 
     @ServerExceptionMapper
     public Response databaseTimeout(DatabaseTimeoutException e, UriInfo uri) {
-        return databaseUnavailable(e, uri);
+        return respond(toApiException(e), uri);
     }
 
     @ServerExceptionMapper
     public Response vertx(VertxException e, UriInfo uri) {
         if (Outages.isDatabaseUnavailable(e)) {
-            return databaseUnavailable(e, uri);
+            return respond(toApiException(e), uri);
         }
         return respond(ApiException.unavailable("a backing service is unavailable; retry later",
                 java.time.Duration.ofSeconds(5), e), uri);
-    }
-
-    /**
-     * The database is unreachable, restarting or silent: 503 with Retry-After, one rate-limited WARN line (see
-     * {@link #respond}), never a stack trace.
-     */
-    private static Response databaseUnavailable(Throwable e, UriInfo uri) {
-        return respond(ApiException.unavailable("the database is unavailable; retry later",
-                java.time.Duration.ofSeconds(5), new DatabaseOutage(Outages.describe(e))), uri);
     }
 
     /** What the log line says of a database outage: a safe description, no trace. */
@@ -143,12 +132,7 @@ public class ProblemMapper {
 
     @ServerExceptionMapper(priority = jakarta.ws.rs.Priorities.USER + 1000)
     public Response unexpected(Throwable e, UriInfo uri) {
-        if (Outages.isDatabaseUnavailable(e)) {
-            // connect refused, connection reset or closed, pool queue full: an outage, not a bug
-            return databaseUnavailable(e, uri);
-        }
-        return respond(new ApiException(500, "internal-error", "Internal error",
-                "an unexpected error occurred; it has been logged", null, null, e), uri);
+        return respond(toApiException(e), uri);
     }
 
     /**
@@ -209,7 +193,11 @@ public class ProblemMapper {
                 e.getMessage(), path, e.extensions())));
     }
 
-    /** What the JAX-RS mappers above would answer for this failure. */
+    /**
+     * The one translation of a failure into what the caller is answered, for the JAX-RS mappers above and the
+     * proxy's Vert.x route: the database unreachable, restarting or silent is 503 with Retry-After (one rate-limited
+     * WARN line, see {@link #log}, never a stack trace), so is the key service; anything unknown is a 500.
+     */
     static ApiException toApiException(Throwable failure) {
         Throwable e = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
                 ? failure.getCause()

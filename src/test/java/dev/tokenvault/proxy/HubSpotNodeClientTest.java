@@ -77,8 +77,17 @@ class HubSpotNodeClientTest {
         assertThat(FakeHubSpotResource.sim().requests().size()).isGreaterThan(crmBefore + 8);
         assertThat(FakeHubSpotResource.sim().requests().toString()).doesNotContain(jwt);
         assertThat(out).doesNotContain(jwt);
-        // every call was audited for the caller
-        given().auth().oauth2(Jwts.admin()).get("/v1/admin/audit?portalId=" + portal + "&sub=crm-sync").then()
-                .statusCode(200);
+        // every call was audited for the caller: method, status and the first path segments, never the query
+        dev.tokenvault.audit.AuditLog audit = io.quarkus.arc.Arc.container().instance(dev.tokenvault.audit.AuditLog.class)
+                .get();
+        audit.flush().await().atMost(java.time.Duration.ofSeconds(10));
+        var records = given().auth().oauth2(Jwts.admin()).get("/v1/admin/audit?portalId=" + portal + "&sub=crm-sync")
+                .then().statusCode(200).extract().jsonPath();
+        assertThat(records.getList("items.action")).contains("hubspot.proxy");
+        // at most four path segments: the object id (a fifth) is not in the record
+        assertThat(records.getList("items.detail", String.class)).contains("POST /crm/v3/objects/contacts",
+                "DELETE /crm/v3/objects/contacts", "POST /crm/v3/objects/companies")
+                .noneMatch(d -> d.contains(report.path("steps").get(0).path("id").asText()) || d.contains("?"));
+        assertThat(records.getList("items.outcome")).contains("201", "204", "207");
     }
 }

@@ -205,11 +205,14 @@ class ProxyForwardingTest {
     }
 
     @Test
-    void headerValuesWithControlCharactersAreRefused() throws Exception {
-        // HTTP/1.1 clients cannot send a raw CR/LF; an obsolete line fold reaches the proxy as a control character
-        // only through lenient front ends, so the check is on what arrives: a value with a TAB passes, others not
+    void aTabInAForwardedHeaderValueIsAllowed() throws Exception {
+        // the proxy refuses forwarded header values with other control characters (400); an HTTP/1.1 client cannot
+        // put one on the wire (Vert.x refuses the request first), so only the allowed TAB is exercised here
         given().header("Authorization", "Bearer " + caller()).header("If-None-Match", "\"a\"\t\"b\"")
                 .get(proxy("/crm/v3/objects/contacts")).then().statusCode(200);
+        // forwarded (the HTTP stack on the way may fold the TAB to a space)
+        assertThat(received()).singleElement().satisfies(r -> assertThat(header(r, "if-none-match"))
+                .matches("\"a\"[\t ]\"b\""));
     }
 
     @Test
