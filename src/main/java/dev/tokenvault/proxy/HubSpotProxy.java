@@ -29,6 +29,7 @@ import dev.tokenvault.web.Caller;
 import dev.tokenvault.web.Params;
 import dev.tokenvault.web.ProblemMapper;
 import dev.tokenvault.web.RouteCallers;
+import io.vertx.core.Context;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
 import io.vertx.core.http.HttpClient;
@@ -191,7 +192,13 @@ public class HubSpotProxy {
                 })
                 .subscribe().with(grant -> {
                     call.grant = grant;
-                    forward(call);
+                    // the grant may complete on another event loop (the database's): make the upstream call on the
+                    // caller's context, so HubSpot's answer is read where it is relayed, in order
+                    if (call.context == null || call.context == Vertx.currentContext()) {
+                        forward(call);
+                    } else {
+                        call.context.runOnContext(v -> forward(call));
+                    }
                 }, e -> {
                     if (e instanceof BudgetExhaustedException b) {
                         call.outcome = "rate_limited";
@@ -244,7 +251,11 @@ public class HubSpotProxy {
                             upstream.reset();
                         }
                     });
-                    return upstream.send(body);
+                    return upstream.send(body).map(response -> {
+                        // hold HubSpot's answer until the relay pipes it: a short answer must not end unread
+                        response.pause();
+                        return response;
+                    });
                 })
                 .onSuccess(upstream -> {
                     metrics.proxyUpstream(Duration.ofNanos(System.nanoTime() - start));
@@ -418,6 +429,8 @@ public class HubSpotProxy {
     /** One proxied call, for its audit record and metrics. */
     private final class Call {
         final RoutingContext ctx;
+        /** The caller's request context: the call to HubSpot is made, and its answer read, on it. */
+        final Context context = Vertx.currentContext();
         final String app;
         final String rest;
         long portalId;
