@@ -17,10 +17,10 @@ import org.eclipse.microprofile.openapi.annotations.Operation;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import org.jboss.logging.Logger;
 
+import dev.tokenvault.callers.Caller;
 import dev.tokenvault.config.PublicUrl;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.web.ApiException;
-import dev.tokenvault.web.Caller;
 import io.quarkus.arc.properties.IfBuildProperty;
 import io.quarkus.runtime.StartupEvent;
 import io.smallrye.jwt.build.Jwt;

@@ -21,8 +21,8 @@ import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement;
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
+import dev.tokenvault.callers.CallerAuthorizer;
 import dev.tokenvault.web.ApiException;
-import dev.tokenvault.web.CallerAuthorizer;
 import dev.tokenvault.web.Params;
 import io.quarkus.security.Authenticated;
 import io.smallrye.mutiny.Uni;
@@ -68,7 +68,7 @@ public class AuditResource {
             @Parameter(description = "1 to 1000, default 100") @QueryParam("limit") String limitRaw,
             @QueryParam("cursor") String cursor) {
         Long portalId = portalIdRaw == null || portalIdRaw.isEmpty() ? null : Params.portalId(portalIdRaw);
-        var caller = portalId == null ? authorizer.requireAdminOfAll() : authorizer.requireAdmin(portalId);
+        var caller = portalId == null ? authorizer.requireAdminOfAll() : authorizer.requireAdmin(null, portalId);
         audit.record(caller.sub(), null, null, "audit.read", "ok", portalId == null ? null : "portalId=" + portalId);
         if (sub != null && sub.length() > 256) {
             throw ApiException.badRequest("sub is too long");

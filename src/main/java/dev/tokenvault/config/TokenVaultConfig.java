@@ -76,6 +76,104 @@ public interface TokenVaultConfig {
         Duration ttl();
     }
 
+    /**
+     * Who may call the internal API besides the {@code default} issuer of {@code mp.jwt.verify.*}: more trusted
+     * issuers (a corporate IdP, the Kubernetes cluster) and the policies that grant actions to their callers.
+     */
+    Callers callers();
+
+    interface Callers {
+        /** Trusted issuers by name ({@code [a-z0-9-]{1,40}}; {@code default} is {@code mp.jwt.verify.*}). */
+        Map<String, Issuer> issuers();
+
+        /** Access policies by name: deny by default, a caller's grants are the union of the policies it matches. */
+        Map<String, Policy> policies();
+
+        interface Issuer {
+            /** {@code jwt} (any OIDC/JWT issuer) or {@code kubernetes} (the cluster's service-account tokens). */
+            @WithDefault("jwt")
+            String kind();
+
+            /**
+             * The {@code iss} its tokens carry; for {@code kubernetes} the cluster's service-account issuer
+             * (default {@code https://kubernetes.default.svc.cluster.local}).
+             */
+            Optional<String> issuer();
+
+            /**
+             * Where its keys are fetched (a JWKS over http(s)); for {@code kubernetes} the default is
+             * {@code https://kubernetes.default.svc/openid/v1/jwks} unless {@code public-key-location} is set.
+             */
+            Optional<URI> jwksUrl();
+
+            /** A file with its keys instead (a PEM public key or a JWKS), re-read like a JWKS URL. */
+            Optional<Path> publicKeyLocation();
+
+            /**
+             * Audiences a token must carry one of (comma-separated); required for a {@code kubernetes} issuer,
+             * where the default is {@code tokenvault}.
+             */
+            Optional<List<String>> audiences();
+
+            /** Honour the token's {@code groups}/{@code portals} claims as grants (default false). */
+            @WithDefault("false")
+            boolean trustClaims();
+
+            /** Clock skew allowed on {@code exp}/{@code iat}/{@code nbf}. */
+            @WithDefault("30S")
+            Duration leeway();
+
+            /** Signature algorithms accepted (comma-separated). */
+            @WithDefault("RS256,ES256")
+            List<String> algorithms();
+
+            /**
+             * A bearer token sent with the JWKS request, read from this file on every fetch (for {@code kubernetes}
+             * the pod's own projected token, {@code /var/run/secrets/kubernetes.io/serviceaccount/token}, when it
+             * exists and the JWKS URL is the default one).
+             */
+            Optional<Path> jwksBearerTokenFile();
+
+            /**
+             * PEM certificate(s) to trust for the JWKS URL instead of the JVM's (for {@code kubernetes} the cluster CA,
+             * {@code /var/run/secrets/kubernetes.io/serviceaccount/ca.crt}, when it exists and the URL is the
+             * default one).
+             */
+            Optional<Path> jwksCaFile();
+
+            /** How often the keys are fetched again; an unreachable source keeps the last good keys. */
+            @WithDefault("10M")
+            Duration jwksRefreshInterval();
+
+            /** Least time between two fetches caused by a token whose {@code kid} is not (yet) known. */
+            @WithDefault("30S")
+            Duration jwksMinRefreshInterval();
+        }
+
+        interface Policy {
+            /** The issuer whose callers it matches (a name under {@code tokenvault.callers.issuers}, or {@code default}). */
+            String issuer();
+
+            /** The {@code sub} it matches: exact, or a glob where {@code *} stands for any run of characters. */
+            Optional<String> subject();
+
+            /**
+             * Claims the token must carry, by name (a path into nested objects with {@code /}, e.g.
+             * {@code kubernetes.io/namespace}): the claim must equal the value, or be a list containing it.
+             */
+            Map<String, String> claims();
+
+            /** Actions granted: {@code tokens.read}, {@code tokens.refresh}, {@code hubspot.proxy}, {@code tokens.admin}. */
+            List<String> actions();
+
+            /** Apps (configured names, or {@code *}). */
+            List<String> apps();
+
+            /** Portals (ids, or {@code *}). */
+            List<String> portals();
+        }
+    }
+
     /** The audit trail. */
     Audit audit();
 

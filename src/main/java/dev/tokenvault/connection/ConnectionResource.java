@@ -23,10 +23,10 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.callers.Caller;
+import dev.tokenvault.callers.CallerAuthorizer;
 import dev.tokenvault.config.Apps;
 import dev.tokenvault.web.ApiException;
-import dev.tokenvault.web.Caller;
-import dev.tokenvault.web.CallerAuthorizer;
 import dev.tokenvault.web.Params;
 import io.quarkus.security.Authenticated;
 import io.smallrye.mutiny.Uni;
@@ -77,7 +77,7 @@ public class ConnectionResource {
     @APIResponse(responseCode = "404", description = "Unknown app or connection")
     public Uni<ConnectionResponse> get(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
         long portalId = Params.portalId(portalIdRaw);
-        Caller caller = authorizer.requireAdmin(portalId);
+        Caller caller = authorizer.requireAdmin(app, portalId);
         apps.require(app);
         return connections.find(app, portalId).map(found -> {
             Connection c = found.orElseThrow(() -> notConnected(app, portalId));
@@ -92,7 +92,8 @@ public class ConnectionResource {
             @Parameter(description = "active or needs_reauth") @QueryParam("status") String status,
             @Parameter(description = "1 to 500, default 100") @QueryParam("limit") String limitRaw,
             @QueryParam("cursor") String cursor) {
-        Caller caller = authorizer.requireAdminGroup();
+        Caller.PortalScope scope = authorizer.requireAdminScope(app);
+        Caller caller = authorizer.caller();
         apps.require(app);
         Optional<ConnectionStatus> st = Optional.empty();
         if (status != null && !status.isEmpty()) {
@@ -104,8 +105,7 @@ public class ConnectionResource {
         }
         int limit = Params.intInRange("limit", limitRaw, 1, 500, 100);
         long after = cursor == null || cursor.isEmpty() ? 0 : parseCursor(cursor);
-        Optional<List<Long>> only = caller.allPortals() ? Optional.empty()
-                : Optional.of(List.copyOf(caller.portals()));
+        Optional<List<Long>> only = scope.all() ? Optional.empty() : Optional.of(List.copyOf(scope.ids()));
         return connections.list(app, st, after, only, limit + 1).map(page -> {
             boolean more = page.size() > limit;
             List<Connection> items = more ? page.subList(0, limit) : page;
@@ -125,7 +125,7 @@ public class ConnectionResource {
     public Uni<ConnectionResponse> putPrivateAppToken(@PathParam("app") String app,
             @PathParam("portalId") String portalIdRaw, PrivateAppTokenRequest body) {
         long portalId = Params.portalId(portalIdRaw);
-        Caller caller = authorizer.requireAdmin(portalId);
+        Caller caller = authorizer.requireAdmin(app, portalId);
         apps.require(app);
         String token = body == null ? null : body.token();
         if (token == null || token.isBlank()) {
@@ -148,7 +148,7 @@ public class ConnectionResource {
     @APIResponse(responseCode = "503", description = "Key service or database unavailable; nothing changed")
     public Uni<Response> erase(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
         long portalId = Params.portalId(portalIdRaw);
-        Caller caller = authorizer.requireAdmin(portalId);
+        Caller caller = authorizer.requireAdmin(app, portalId);
         apps.require(app);
         return erasure.erase(app, portalId, caller.sub(), "admin").replaceWith(Response.noContent().build());
     }

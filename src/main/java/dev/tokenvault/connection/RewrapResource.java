@@ -13,9 +13,9 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.callers.Caller;
+import dev.tokenvault.callers.CallerAuthorizer;
 import dev.tokenvault.connection.RewrapService.RewrapProgress;
-import dev.tokenvault.web.Caller;
-import dev.tokenvault.web.CallerAuthorizer;
 import io.quarkus.security.Authenticated;
 import io.smallrye.mutiny.Uni;
 

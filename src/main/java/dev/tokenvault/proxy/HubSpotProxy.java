@@ -20,15 +20,15 @@ import dev.tokenvault.audit.AuditLog;
 import dev.tokenvault.budget.BudgetExhaustedException;
 import dev.tokenvault.budget.BudgetKind;
 import dev.tokenvault.budget.RateBudgets;
+import dev.tokenvault.callers.Caller;
+import dev.tokenvault.callers.RouteCallers;
 import dev.tokenvault.config.Apps;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.metrics.Metrics;
 import dev.tokenvault.token.TokenService;
 import dev.tokenvault.web.ApiException;
-import dev.tokenvault.web.Caller;
 import dev.tokenvault.web.Params;
 import dev.tokenvault.web.ProblemMapper;
-import dev.tokenvault.web.RouteCallers;
 import io.vertx.core.Context;
 import io.vertx.core.MultiMap;
 import io.vertx.core.Vertx;
@@ -149,7 +149,7 @@ public class HubSpotProxy {
         try {
             long portalId = Params.portalId(m.group(2));
             call.portalId = portalId;
-            callers.require(req.getHeader("Authorization"), portalId, Caller.PROXY)
+            callers.require(req.getHeader("Authorization"), call.app, portalId, Caller.PROXY)
                     .subscribe().with(caller -> {
                         call.caller = caller;
                         authorized(call);

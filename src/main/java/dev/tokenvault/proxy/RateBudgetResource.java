@@ -19,11 +19,11 @@ import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 import dev.tokenvault.budget.BudgetExhaustedException;
 import dev.tokenvault.budget.BudgetKind;
 import dev.tokenvault.budget.RateBudgets;
+import dev.tokenvault.callers.Caller;
+import dev.tokenvault.callers.CallerAuthorizer;
 import dev.tokenvault.config.Apps;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.web.ApiException;
-import dev.tokenvault.web.Caller;
-import dev.tokenvault.web.CallerAuthorizer;
 import dev.tokenvault.web.Params;
 import dev.tokenvault.web.Problem;
 import io.quarkus.security.Authenticated;
@@ -69,7 +69,7 @@ public class RateBudgetResource {
     public Uni<Granted> acquire(@PathParam("app") String app, @PathParam("portalId") String portalId,
             @QueryParam("calls") String calls, @QueryParam("kind") String kind) {
         long portal = Params.portalId(portalId);
-        authorizer.require(portal, Caller.PROXY, Caller.READ);
+        authorizer.require(app, portal, Caller.PROXY, Caller.READ);
         apps.require(app);
         BudgetKind k = kind(kind);
         int n = Params.intInRange("calls", calls, 1, 10_000, 1);
@@ -92,7 +92,7 @@ public class RateBudgetResource {
     public Uni<Budget> status(@PathParam("app") String app, @PathParam("portalId") String portalId,
             @QueryParam("kind") String kind) {
         long portal = Params.portalId(portalId);
-        authorizer.require(portal, Caller.PROXY, Caller.READ);
+        authorizer.require(app, portal, Caller.PROXY, Caller.READ);
         apps.require(app);
         return budgets.status(app, portal, kind(kind)).map(s -> new Budget(s.calls(), s.intervalMs(), s.remaining(),
                 s.resetAt(), s.pausedUntil()));

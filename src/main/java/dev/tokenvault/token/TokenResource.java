@@ -17,11 +17,11 @@ import org.eclipse.microprofile.openapi.annotations.security.SecurityRequirement
 import org.eclipse.microprofile.openapi.annotations.tags.Tag;
 
 import dev.tokenvault.audit.AuditLog;
+import dev.tokenvault.callers.Caller;
+import dev.tokenvault.callers.CallerAuthorizer;
 import dev.tokenvault.config.Apps;
 import dev.tokenvault.metrics.Metrics;
 import dev.tokenvault.web.ApiException;
-import dev.tokenvault.web.Caller;
-import dev.tokenvault.web.CallerAuthorizer;
 import dev.tokenvault.web.Params;
 import dev.tokenvault.web.Problem;
 import io.quarkus.security.Authenticated;
@@ -67,7 +67,7 @@ public class TokenResource {
         try {
             portalId = Params.portalId(portalIdRaw);
             minValidity = Params.intInRange("minValidity", minValidityRaw, 0, 3600, 60);
-            caller = authorizer.requireRead(portalId);
+            caller = authorizer.requireRead(app, portalId);
             apps.require(app); // after authorisation: app names are not told to unauthorised callers
         } catch (ApiException e) {
             String outcome = switch (e.status()) {
@@ -102,11 +102,14 @@ public class TokenResource {
     @APIResponse(responseCode = "503", description = "HubSpot unavailable; see Retry-After", content = @Content(mediaType = Problem.MEDIA_TYPE))
     public Uni<TokenResponse> refresh(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
         long portalId = Params.portalId(portalIdRaw);
-        Caller caller = authorizer.requireRead(portalId);
+        Caller caller = authorizer.require(app, portalId, Caller.REFRESH, Caller.READ);
         apps.require(app);
+        boolean mayRead = caller.may(Caller.READ, app, portalId);
         return tokens.forceRefresh(app, portalId)
                 .onItemOrFailure().invoke((token, failure) -> audit.record(caller.sub(), app, portalId,
-                        "token.force_refresh", failure == null ? "refreshed" : outcome(failure), null));
+                        "token.force_refresh", failure == null ? "refreshed" : outcome(failure), null))
+                // tokens.refresh alone may refresh, not read: the answer then has no token
+                .map(token -> mayRead ? token : token.withoutAccessToken());
     }
 
     private static String outcome(Throwable failure) {

@@ -21,6 +21,11 @@ public record TokenResponse(
         @Schema(enumeration = {
                 "oauth", "private_app" }) String authType){
 
+    /** The same answer without the token (for a caller that may refresh but not read). */
+    public TokenResponse withoutAccessToken() {
+        return new TokenResponse(app, portalId, null, tokenType, expiresAt, expiresIn, scopes, authType);
+    }
+
     @Override
     public String toString() {
         return "TokenResponse[" + app + "/" + portalId + ", expiresAt=" + expiresAt + ", accessToken=<redacted>]";

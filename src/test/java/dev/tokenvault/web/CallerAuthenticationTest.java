@@ -22,19 +22,18 @@ import javax.crypto.spec.SecretKeySpec;
 
 import jakarta.inject.Inject;
 
-import org.eclipse.microprofile.jwt.JsonWebToken;
 import org.junit.jupiter.api.Test;
 
+import dev.tokenvault.callers.CallerVerifier;
 import dev.tokenvault.testing.Jwts;
 import io.quarkus.test.junit.QuarkusTest;
-import io.smallrye.jwt.auth.principal.JWTParser;
 
 /** Who may call: JWT verification and the one authorisation decision (groups + portals claim). */
 @QuarkusTest
 class CallerAuthenticationTest {
 
     @Inject
-    JWTParser parser;
+    CallerVerifier verifier;
 
     @Test
     void whoamiShowsWhatTheServiceSees() {
@@ -92,9 +91,14 @@ class CallerAuthenticationTest {
     @Test
     void aVerifiedTokenIsRememberedNotReverified() throws Exception {
         String token = Jwts.reader("62515");
-        JsonWebToken first = parser.parse(token);
-        assertSame(first, parser.parse(new String(token.toCharArray())), "the verified-JWT cache is in front of smallrye-jwt");
-        assertEquals("svc-reader", first.getSubject());
+        CallerVerifier.Verified first = verifier.verify(token);
+        assertSame(first, verifier.cached(new String(token.toCharArray())),
+                "the verified-token cache is in front of smallrye-jwt");
+        assertSame(first, verifier.verify(token));
+        assertEquals("svc-reader", first.caller().sub());
+        // and the HTTP path uses it: the identity Quarkus sees is the remembered one
+        given().auth().oauth2(token).get("/v1/whoami").then().statusCode(200).body("sub", equalTo("svc-reader"));
+        assertSame(first, verifier.cached(token));
     }
 
     @Test

@@ -7,6 +7,7 @@ import java.util.OptionalLong;
 
 import org.junit.jupiter.api.Test;
 
+import dev.tokenvault.callers.Caller;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
 import net.jqwik.api.constraints.LongRange;

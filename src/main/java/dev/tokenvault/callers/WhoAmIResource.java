@@ -1,4 +1,4 @@
-package dev.tokenvault.web;
+package dev.tokenvault.callers;
 
 import java.util.List;
 import java.util.TreeSet;
@@ -28,15 +28,17 @@ public class WhoAmIResource {
         this.authorizer = authorizer;
     }
 
-    public record WhoAmI(String sub, List<String> groups, List<String> portals) {
+    public record WhoAmI(String sub, String issuer, List<String> groups, List<String> portals,
+            List<Grant.View> grants) {
     }
 
     @GET
     @NonBlocking
     @Produces(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Who the service thinks the caller is", description = "Any valid JWT. `portals` is `[\"*\"]` or the portal ids the caller may touch.")
+    @Operation(summary = "Who the service thinks the caller is", description = "Any valid token of a trusted issuer. `issuer` is the issuer's configured name (`default` for mp.jwt.verify.*); `groups`/`portals` are the token's claims when its issuer is trusted with them (else empty); `grants` is what the caller may do, each with its source: `claims` or `policy:<name>`.")
     public WhoAmI whoami() {
         Caller c = authorizer.caller();
-        return new WhoAmI(c.sub(), List.copyOf(new TreeSet<>(c.groups())), c.portalsClaim());
+        return new WhoAmI(c.sub(), c.issuer(), List.copyOf(new TreeSet<>(c.groups())), c.portalsClaim(),
+                c.grantViews());
     }
 }
