@@ -136,3 +136,50 @@ integers.
 {{- toString . }}
 {{- end }}
 {{- end }}
+
+{{/*
+A value or a list of values as one comma-separated string (lists in values files, or a string as is).
+*/}}
+{{- define "tokenvault.csv" -}}
+{{- if kindIs "slice" . }}
+{{- $out := list }}
+{{- range . }}{{ $out = append $out (include "tokenvault.str" .) }}{{ end }}
+{{- join "," $out }}
+{{- else }}
+{{- include "tokenvault.str" . }}
+{{- end }}
+{{- end }}
+
+{{/*
+A value for a .properties file: backslashes and line breaks escaped.
+*/}}
+{{- define "tokenvault.prop" -}}
+{{- . | replace "\\" "\\\\" | replace "\n" "\\n" | replace "\r" "\\r" }}
+{{- end }}
+
+{{/*
+"true" when callers beyond the jwt.* issuer are configured (templates/callers-configmap.yaml is rendered).
+*/}}
+{{- define "tokenvault.callersEnabled" -}}
+{{- if or .Values.callers.kubernetes.enabled .Values.callers.issuers .Values.callers.policies }}true{{ end }}
+{{- end }}
+
+{{/*
+"true" when the cluster's service-account keys are read from the API server (the pod then gets a token for it).
+*/}}
+{{- define "tokenvault.kubernetesApiKeys" -}}
+{{- $k := .Values.callers.kubernetes }}
+{{- if and $k.enabled (not $k.jwksConfigMap) (not $k.jwksUrl) }}true{{ end }}
+{{- end }}
+
+{{- define "tokenvault.callersDir" -}}
+/etc/tokenvault/callers
+{{- end }}
+
+{{- define "tokenvault.kubeApiDir" -}}
+/var/run/secrets/tokenvault/kube-api
+{{- end }}
+
+{{- define "tokenvault.kubeJwksDir" -}}
+/etc/tokenvault/kube-jwks
+{{- end }}

@@ -98,7 +98,7 @@ public class DevResource {
                 <li><a id="install" href="/oauth/default/install">Install a portal</a> (through the built-in HubSpot sandbox)</li>
                 <li><a href="/sandbox">Sandbox</a>: revoke a refresh token, uninstall the app</li>
                 <li><a href="/q/swagger-ui">OpenAPI UI</a> · <a href="/q/openapi">OpenAPI document</a></li>
-                <li><a href="/q/health">Health</a> · <a href="/q/metrics">Metrics</a></li>
+                <li>On the management port: <a href="%s/q/health">Health</a> · <a href="%s/q/metrics">Metrics</a></li>
                 </ul>
                 <h2>Hand-out</h2>
                 <pre>curl -s -H "Authorization: Bearer %s" %s/v1/apps/default/portals/%d/token</pre>
@@ -106,8 +106,17 @@ public class DevResource {
                 <pre>curl -s -X POST -H "Authorization: Bearer %s" %s/v1/apps/default/portals/%d/token/refresh</pre>
                 </body></html>
                 """
-                .formatted(token, base, config.sandbox().defaultPortalId(), token, base,
+                .formatted(management(), management(), token, base, config.sandbox().defaultPortalId(), token, base,
                         config.sandbox().defaultPortalId());
+    }
+
+    /** Health and metrics are on the management interface's own port. */
+    private static String management() {
+        var c = org.eclipse.microprofile.config.ConfigProvider.getConfig();
+        boolean test = io.quarkus.runtime.LaunchMode.current() == io.quarkus.runtime.LaunchMode.TEST;
+        int port = c.getOptionalValue(test ? "quarkus.management.test-port" : "quarkus.management.port", Integer.class)
+                .orElse(test ? 9001 : 9000);
+        return "http://localhost:" + port;
     }
 
     private String base() {

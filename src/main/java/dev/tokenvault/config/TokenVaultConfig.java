@@ -89,6 +89,10 @@ public interface TokenVaultConfig {
         /** Access policies by name: deny by default, a caller's grants are the union of the policies it matches. */
         Map<String, Policy> policies();
 
+        /** How often a scheduled job fetches issuers' keys that are due (each issuer's own interval decides). */
+        @WithDefault("30S")
+        Duration keysCheckInterval();
+
         interface Issuer {
             /** {@code jwt} (any OIDC/JWT issuer) or {@code kubernetes} (the cluster's service-account tokens). */
             @WithDefault("jwt")

@@ -128,7 +128,7 @@ class AuditLogTest {
 
     @Test
     void metricsAreExposedFromStartUp() {
-        given().get("/q/metrics").then().statusCode(200)
+        Management.given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("tokenvault_audit_write_failures_total"))
                 .body(containsString("tokenvault_audit_pending"))
                 .body(containsString("tokenvault_audit_dropped_total"))
@@ -144,7 +144,7 @@ class AuditLogTest {
                 .body(containsString("tokenvault_notifications_pending"))
                 .body(containsString("tokenvault_revocations_pending"));
         // the data-key gauge is computed by a query that starts with the application: it appears once that answers
-        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> given().get("/q/metrics").then().statusCode(200)
+        await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> Management.given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("tokenvault_data_keys{key_version=\"k")));
     }
 

@@ -130,6 +130,11 @@ class CallerVerifierCacheTest {
         public Map<String, Policy> policies() {
             return Map.of();
         }
+
+        @Override
+        public Duration keysCheckInterval() {
+            return Duration.ofSeconds(30);
+        }
     }
 
     @Test

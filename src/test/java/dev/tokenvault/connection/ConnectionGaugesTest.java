@@ -32,7 +32,7 @@ class ConnectionGaugesTest {
                 + "now() + interval '1 day')");
         try {
             gauges.update().await().indefinitely();
-            String metrics = given().get("/q/metrics").then().statusCode(200)
+            String metrics = Management.given().get("/q/metrics").then().statusCode(200)
                     .body(containsString("tokenvault_data_keys{key_version=\"k-retiring\"} 1.0")).extract().asString();
             // this one, and any other test's still pending
             assertThat(gauge(metrics, "tokenvault_revocations_pending")).isGreaterThanOrEqualTo(1);
@@ -47,10 +47,10 @@ class ConnectionGaugesTest {
         assertThat(InstallFlow.install("default", 9702).statusCode()).isEqualTo(200);
         try {
             gauges.update().await().indefinitely();
-            double before = gauge(given().get("/q/metrics").asString(), "tokenvault_connections_expired");
+            double before = gauge(Management.given().get("/q/metrics").asString(), "tokenvault_connections_expired");
             Db.update("update connection set access_expires_at = now() - interval '1 minute' where portal_id = 9702");
             gauges.update().await().indefinitely();
-            assertThat(gauge(given().get("/q/metrics").asString(), "tokenvault_connections_expired"))
+            assertThat(gauge(Management.given().get("/q/metrics").asString(), "tokenvault_connections_expired"))
                     .isGreaterThanOrEqualTo(before + 1);
         } finally {
             Db.update("delete from connection where portal_id = 9702");

@@ -121,12 +121,12 @@ class VaultRewrapTest {
                 .then().statusCode(503).contentType("application/problem+json").header("Retry-After", notNullValue())
                 .body("status", equalTo(503));
         put(2101, "pat-na1-replacement-token", 503);
-        given().get("/q/health/ready").then().statusCode(503);
+        Management.given().get("/q/health/ready").then().statusCode(503);
 
         assertThat(Db.count("select count(*) from connection where portal_id = 2102")).isZero();
 
         vault().setDown(false);
-        given().get("/q/health/ready").then().statusCode(200);
+        Management.given().get("/q/health/ready").then().statusCode(200);
         assertThat(connections.open("ops", 2101).await().indefinitely().orElseThrow()
                 .secret(SecretField.PRIVATE_APP_TOKEN)).contains(kept);
         put(2102, "pat-na1-" + UUID.randomUUID(), 200);

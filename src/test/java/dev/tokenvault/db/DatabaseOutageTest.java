@@ -63,7 +63,7 @@ class DatabaseOutageTest {
         proxy().forward();
         FakeHubSpotResource.sim().rotateRefreshTokens(false).clearFaults();
         Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-                .until(() -> given().get("/q/health/ready").statusCode() == 200);
+                .until(() -> Management.given().get("/q/health/ready").statusCode() == 200);
     }
 
     static String path(long portal) {
@@ -114,12 +114,12 @@ class DatabaseOutageTest {
             assertUnavailable(given().config(BOUNDED).auth().oauth2(Jwts.admin()).get("/v1/admin/audit"));
             assertUnavailable(given().config(BOUNDED).auth().oauth2(Jwts.reader("*"))
                     .post(path(portal) + "/token/refresh"));
-            given().config(BOUNDED).get("/q/health/ready").then().statusCode(503)
+            Management.given().config(BOUNDED).get("/q/health/ready").then().statusCode(503)
                     .body("checks.find { it.name == 'database' }.status", equalTo("DOWN"));
 
             proxy().forward();
             Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
-                    .until(() -> given().get("/q/health/ready").statusCode() == 200);
+                    .until(() -> Management.given().get("/q/health/ready").statusCode() == 200);
             given().auth().oauth2(Jwts.admin()).get(path(portal)).then().statusCode(200)
                     .body("status", equalTo("active"));
             assertNoStackTraceNorError(log);
@@ -134,14 +134,14 @@ class DatabaseOutageTest {
             proxy().silent();
             assertUnavailable(given().config(BOUNDED).auth().oauth2(Jwts.admin()).get(path(portal)));
             assertUnavailable(given().config(BOUNDED).auth().oauth2(Jwts.admin()).get("/v1/apps/default/portals"));
-            given().config(BOUNDED).get("/q/health/ready").then().statusCode(503)
+            Management.given().config(BOUNDED).get("/q/health/ready").then().statusCode(503)
                     .body("checks.find { it.name == 'database' }.data.error", containsString("did not answer"));
             // still served from memory
             given().auth().oauth2(Jwts.reader("*")).get(path(portal) + "/token").then().statusCode(200);
 
             proxy().forward();
             Awaitility.await().atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(200))
-                    .until(() -> given().get("/q/health/ready").statusCode() == 200);
+                    .until(() -> Management.given().get("/q/health/ready").statusCode() == 200);
             given().auth().oauth2(Jwts.admin()).get(path(portal)).then().statusCode(200);
             assertNoStackTraceNorError(log);
         }
@@ -212,20 +212,20 @@ class DatabaseOutageTest {
         assertThat(r.statusCode()).as(r.asString()).isEqualTo(200);
         List<String> active = sim.activeRefreshTokens(portal);
         assertThat(active).hasSize(1).doesNotContain(before); // HubSpot rotated: the old one is revoked
-        given().get("/q/metrics").then().body(containsString("tokenvault_refresh_pending_writes 1.0"));
+        Management.given().get("/q/metrics").then().body(containsString("tokenvault_refresh_pending_writes 1.0"));
 
         proxy().forward();
         Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(250)).untilAsserted(() -> {
             var opened = connections.open("default", portal).await().atMost(Duration.ofSeconds(5)).orElseThrow();
             assertThat(opened.secret(SecretField.REFRESH_TOKEN)).contains(active.get(0));
         });
-        given().get("/q/metrics").then().body(containsString("tokenvault_refresh_pending_writes 0.0"));
+        Management.given().get("/q/metrics").then().body(containsString("tokenvault_refresh_pending_writes 0.0"));
         // and the connection goes on refreshing with it
         given().auth().oauth2(Jwts.reader("*")).post(path(portal) + "/token/refresh").then().statusCode(200)
                 .body("accessToken", notNullValue());
         given().auth().oauth2(Jwts.admin()).get(path(portal)).then().statusCode(200).body("status", equalTo("active"))
                 .body("lastError", org.hamcrest.Matchers.nullValue());
-        given().get("/q/metrics").then().body(containsString("tokenvault_refresh_tokens_lost_total 0.0"));
-        assertThat(given().get("/q/metrics").asString()).doesNotContain(active.get(0));
+        Management.given().get("/q/metrics").then().body(containsString("tokenvault_refresh_tokens_lost_total 0.0"));
+        assertThat(Management.given().get("/q/metrics").asString()).doesNotContain(active.get(0));
     }
 }

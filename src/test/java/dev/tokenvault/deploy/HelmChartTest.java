@@ -52,6 +52,7 @@ import io.fabric8.kubernetes.api.model.ServiceAccount;
 import io.fabric8.kubernetes.api.model.Volume;
 import io.fabric8.kubernetes.api.model.apps.Deployment;
 import io.fabric8.kubernetes.api.model.autoscaling.v2.HorizontalPodAutoscaler;
+import io.fabric8.kubernetes.api.model.networking.v1.Ingress;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicy;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyEgressRule;
 import io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyPort;
@@ -77,17 +78,18 @@ class HelmChartTest {
     static final Pattern DNS_LABEL = Pattern.compile("[a-z0-9]([-a-z0-9]*[a-z0-9])?");
 
     /** The kinds the chart may render, by "apiVersion/kind", with the model class each must parse into. */
-    static final Map<String, Class<? extends HasMetadata>> KINDS = Map.of(
-            "v1/ConfigMap", ConfigMap.class,
-            "v1/Service", Service.class,
-            "v1/ServiceAccount", ServiceAccount.class,
-            "apps/v1/Deployment", Deployment.class,
-            "policy/v1/PodDisruptionBudget", PodDisruptionBudget.class,
-            "autoscaling/v2/HorizontalPodAutoscaler", HorizontalPodAutoscaler.class,
-            "networking.k8s.io/v1/NetworkPolicy", NetworkPolicy.class,
+    static final Map<String, Class<? extends HasMetadata>> KINDS = Map.ofEntries(
+            Map.entry("v1/ConfigMap", ConfigMap.class),
+            Map.entry("v1/Service", Service.class),
+            Map.entry("v1/ServiceAccount", ServiceAccount.class),
+            Map.entry("apps/v1/Deployment", Deployment.class),
+            Map.entry("policy/v1/PodDisruptionBudget", PodDisruptionBudget.class),
+            Map.entry("autoscaling/v2/HorizontalPodAutoscaler", HorizontalPodAutoscaler.class),
+            Map.entry("networking.k8s.io/v1/NetworkPolicy", NetworkPolicy.class),
+            Map.entry("networking.k8s.io/v1/Ingress", Ingress.class),
             // the Prometheus Operator's CRDs (metrics.*; see MonitoringChartTest)
-            "monitoring.coreos.com/v1/ServiceMonitor", ServiceMonitor.class,
-            "monitoring.coreos.com/v1/PrometheusRule", PrometheusRule.class);
+            Map.entry("monitoring.coreos.com/v1/ServiceMonitor", ServiceMonitor.class),
+            Map.entry("monitoring.coreos.com/v1/PrometheusRule", PrometheusRule.class));
 
     /** Splits helm's multi-document output; duplicate keys are errors (the API server would see only one). */
     static final ObjectMapper YAML = YAMLMapper.builder(YAMLFactory.builder()
@@ -170,8 +172,19 @@ class HelmChartTest {
             return containers.get(0);
         }
 
+        /** The main ConfigMap (environment variables). */
         Map<String, String> config() {
-            return one(ConfigMap.class).getData();
+            return all(ConfigMap.class).stream().filter(c -> c.getMetadata().getName().equals(RELEASE)).findFirst()
+                    .orElseThrow().getData();
+        }
+
+        /** The callers' properties file (templates/callers-configmap.yaml), parsed as Quarkus will read it. */
+        java.util.Properties callers() throws IOException {
+            ConfigMap cm = all(ConfigMap.class).stream()
+                    .filter(c -> c.getMetadata().getName().equals(RELEASE + "-callers")).findFirst().orElseThrow();
+            java.util.Properties props = new java.util.Properties();
+            props.load(new java.io.StringReader(cm.getData().get("callers.properties")));
+            return props;
         }
     }
 
@@ -419,25 +432,141 @@ class HelmChartTest {
         assertThat(container.getStartupProbe().getHttpGet().getPath()).isEqualTo("/q/health/live");
         for (Probe probe : List.of(container.getLivenessProbe(), container.getReadinessProbe(),
                 container.getStartupProbe())) {
-            assertThat(probe.getHttpGet().getPort().getStrVal()).isEqualTo("http");
+            assertThat(probe.getHttpGet().getPort().getStrVal()).isEqualTo("management");
         }
     }
 
     @Test
-    void everythingListensOn8080() {
+    void theApiAndTheManagementInterfaceHaveTheirOwnPorts() {
         Rendered rendered = render(Map.of());
 
-        assertThat(rendered.container().getPorts()).singleElement().satisfies(port -> {
-            assertThat(port.getName()).isEqualTo("http");
-            assertThat(port.getContainerPort()).isEqualTo(8080);
+        assertThat(rendered.container().getPorts()).extracting(p -> p.getName() + ":" + p.getContainerPort())
+                .containsExactly("http:8080", "management:9000");
+        assertThat(rendered.one(Service.class).getSpec().getPorts())
+                .extracting(p -> p.getName() + ":" + p.getPort() + "->" + p.getTargetPort().getStrVal())
+                .containsExactly("http:8080->http", "management:9000->management");
+        // 8080 from callers and the ingress controller; 9000 (health, metrics) from the monitoring namespace only
+        List<io.fabric8.kubernetes.api.model.networking.v1.NetworkPolicyIngressRule> ingress = rendered
+                .one(NetworkPolicy.class).getSpec().getIngress();
+        assertThat(ingress).extracting(rule -> rule.getPorts().get(0).getPort().getIntVal()).containsExactly(8080, 9000);
+        assertThat(ingress.get(1).getFrom()).singleElement().satisfies(peer -> assertThat(
+                peer.getNamespaceSelector().getMatchLabels()).containsEntry("kubernetes.io/metadata.name", "monitoring"));
+        assertThat(ingress.get(0).getFrom()).noneMatch(peer -> peer.getNamespaceSelector() != null
+                && "monitoring".equals(peer.getNamespaceSelector().getMatchLabels().get("kubernetes.io/metadata.name")));
+    }
+
+    // ---- the public surface ------------------------------------------------------------------------------------
+
+    @Test
+    void theIngressRoutesOnlyOAuthAndWebhooks() {
+        assertThat(render(Map.of()).all(Ingress.class)).as("no Ingress unless asked for").isEmpty();
+        Rendered rendered = render(Map.of("ingress.enabled", "true", "ingress.host", "vault.example.com",
+                "ingress.className", "nginx", "ingress.tls.secretName", "vault-tls",
+                "ingress.annotations.cert-manager\\.io/cluster-issuer", "letsencrypt"));
+        Ingress ingress = rendered.one(Ingress.class);
+        assertThat(ingress.getSpec().getIngressClassName()).isEqualTo("nginx");
+        assertThat(ingress.getMetadata().getAnnotations()).containsEntry("cert-manager.io/cluster-issuer", "letsencrypt");
+        assertThat(ingress.getSpec().getTls()).singleElement().satisfies(tls -> {
+            assertThat(tls.getHosts()).containsExactly("vault.example.com");
+            assertThat(tls.getSecretName()).isEqualTo("vault-tls");
         });
-        assertThat(rendered.one(Service.class).getSpec().getPorts()).singleElement().satisfies(port -> {
-            assertThat(port.getPort()).isEqualTo(8080);
-            assertThat(port.getTargetPort().getStrVal()).isEqualTo("http");
+        assertThat(ingress.getSpec().getRules()).singleElement().satisfies(rule -> {
+            assertThat(rule.getHost()).isEqualTo("vault.example.com");
+            assertThat(rule.getHttp().getPaths()).extracting(p -> p.getPathType() + " " + p.getPath())
+                    .containsExactly("Prefix /oauth/", "Prefix /webhooks/");
+            assertThat(rule.getHttp().getPaths()).allSatisfy(p -> {
+                assertThat(p.getBackend().getService().getName()).isEqualTo(RELEASE);
+                assertThat(p.getBackend().getService().getPort().getName()).isEqualTo("http");
+            });
         });
-        assertThat(rendered.one(NetworkPolicy.class).getSpec().getIngress()).singleElement()
-                .satisfies(rule -> assertThat(rule.getPorts()).extracting(p -> p.getPort().getIntVal())
-                        .containsExactly(8080));
+        assertThatThrownBy(() -> render(Map.of("ingress.enabled", "true"))).hasMessageContaining("ingress.host");
+    }
+
+    // ---- callers -----------------------------------------------------------------------------------------------
+
+    @Test
+    void serviceAccountCallersAndPoliciesBecomeOnePropertiesFile(@TempDir Path dir) throws IOException {
+        assertThat(render(Map.of()).all(ConfigMap.class)).hasSize(1);
+        assertThat(render(Map.of()).container().getEnv()).noneMatch(e -> e.getName().equals("QUARKUS_CONFIG_LOCATIONS"));
+        Path values = dir.resolve("values.yaml");
+        Files.writeString(values, """
+                callers:
+                  kubernetes:
+                    enabled: true
+                  issuers:
+                    corp:
+                      issuer: https://idp.example.com
+                      jwksUrl: https://idp.example.com/jwks
+                      audiences: [tokenvault, tokenvault-staging]
+                      trustClaims: true
+                  policies:
+                    crm-sync:
+                      issuer: kubernetes
+                      subject: "system:serviceaccount:crm:*"
+                      actions: [tokens.read, hubspot.proxy]
+                      apps: [default]
+                      portals: [62515, "62516"]
+                    billing:
+                      issuer: kubernetes
+                      claims:
+                        kubernetes.io/namespace: billing
+                      actions: [tokens.admin]
+                      apps: ["*"]
+                      portals: ["*"]
+                """);
+        Rendered rendered = render(values);
+        java.util.Properties p = rendered.callers();
+        assertThat(p).containsEntry("tokenvault.callers.issuers.kubernetes.kind", "kubernetes")
+                .containsEntry("tokenvault.callers.issuers.kubernetes.issuer", "https://kubernetes.default.svc.cluster.local")
+                .containsEntry("tokenvault.callers.issuers.kubernetes.audiences", "tokenvault")
+                .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-url", "https://kubernetes.default.svc/openid/v1/jwks")
+                .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-bearer-token-file",
+                        "/var/run/secrets/tokenvault/kube-api/token")
+                .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-ca-file",
+                        "/var/run/secrets/tokenvault/kube-api/ca.crt")
+                .containsEntry("tokenvault.callers.issuers.corp.audiences", "tokenvault,tokenvault-staging")
+                .containsEntry("tokenvault.callers.issuers.corp.trust-claims", "true")
+                .containsEntry("tokenvault.callers.policies.crm-sync.subject", "system:serviceaccount:crm:*")
+                .containsEntry("tokenvault.callers.policies.crm-sync.actions", "tokens.read,hubspot.proxy")
+                .containsEntry("tokenvault.callers.policies.crm-sync.portals", "62515,62516")
+                .containsEntry("tokenvault.callers.policies.billing.claims.\"kubernetes.io/namespace\"", "billing")
+                .containsEntry("tokenvault.callers.policies.billing.apps", "*");
+        // the file is read as a config source
+        assertThat(rendered.container().getEnv()).anySatisfy(e -> {
+            assertThat(e.getName()).isEqualTo("QUARKUS_CONFIG_LOCATIONS");
+            assertThat(e.getValue()).isEqualTo("/etc/tokenvault/callers/callers.properties");
+        });
+        assertThat(rendered.container().getVolumeMounts()).extracting(m -> m.getName() + ":" + m.getMountPath())
+                .contains("callers:/etc/tokenvault/callers", "kube-api:/var/run/secrets/tokenvault/kube-api");
+        // the keys are read from the API server with a token of its audience and the cluster CA, nothing more
+        Volume kubeApi = rendered.pod().getVolumes().stream().filter(v -> v.getName().equals("kube-api")).findFirst()
+                .orElseThrow();
+        assertThat(kubeApi.getProjected().getSources()).hasSize(2);
+        assertThat(kubeApi.getProjected().getSources().get(0).getServiceAccountToken().getAudience()).isNull();
+        assertThat(kubeApi.getProjected().getSources().get(1).getConfigMap().getName()).isEqualTo("kube-root-ca.crt");
+        assertThat(rendered.pod().getAutomountServiceAccountToken()).isFalse();
+        // and the NetworkPolicy lets the pod reach the API server
+        assertThat(rendered.one(NetworkPolicy.class).getSpec().getEgress()).anySatisfy(rule -> assertThat(rule.getPorts())
+                .extracting(port -> port.getPort().getIntVal()).containsExactly(443, 6443));
+
+        // keys from a ConfigMap instead: no API token in the pod
+        Rendered fromConfigMap = render(Map.of("callers.kubernetes.enabled", "true", "callers.kubernetes.jwksConfigMap",
+                "cluster-jwks"));
+        assertThat(fromConfigMap.callers()).containsEntry("tokenvault.callers.issuers.kubernetes.public-key-location",
+                "/etc/tokenvault/kube-jwks/jwks.json").doesNotContainKey("tokenvault.callers.issuers.kubernetes.jwks-url");
+        assertThat(fromConfigMap.pod().getVolumes()).extracting(Volume::getName).contains("kube-jwks")
+                .doesNotContain("kube-api");
+    }
+
+    @Test
+    void invalidCallerNamesAreRefusedByTheChart() {
+        assertThatThrownBy(() -> render(Map.of("callers.policies.Bad_Name.issuer", "default"))).hasMessageContaining(
+                "callers.policies");
+        assertThatThrownBy(() -> render(Map.of("callers.issuers.default.issuer", "https://x"))).hasMessageContaining(
+                "callers.issuers");
+        assertThatThrownBy(() -> render(Map.of("callers.policies.p.issuer", "default", "callers.policies.p.subject", "x",
+                "callers.policies.p.apps", "*", "callers.policies.p.portals", "*"))).hasMessageContaining(
+                        "callers.policies.p.actions is required");
     }
 
     @Test

@@ -84,7 +84,7 @@ class MonitoringChartTest {
                 .collect(Collectors.toSet());
         assertThat(servicePorts).as("the ServiceMonitor's port must name a port of the Service")
                 .contains(endpoint.getPort());
-        assertThat(endpoint.getPort()).isEqualTo("http");
+        assertThat(endpoint.getPort()).isEqualTo("management");
         assertThat(endpoint.getPath()).isEqualTo("/q/metrics");
         assertThat(endpoint.getInterval()).isEqualTo("30s");
         assertThat(endpoint.getScrapeTimeout()).isEqualTo("10s");
@@ -92,7 +92,7 @@ class MonitoringChartTest {
 
     @Test
     void theScrapedPortIsOneValue() {
-        // the later management port: one value switches the ServiceMonitor over
+        // one value names the scraped port (a Service port; the Service has http and management)
         ServiceMonitor monitor = renderEnabled(Map.of("metrics.serviceMonitor.port", "management",
                 "metrics.serviceMonitor.interval", "15s")).one(ServiceMonitor.class);
 

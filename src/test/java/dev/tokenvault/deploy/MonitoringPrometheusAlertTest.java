@@ -52,7 +52,7 @@ class MonitoringPrometheusAlertTest {
     static final String ALERT = "TokenvaultRefreshFailing";
     static final ObjectMapper JSON = new ObjectMapper();
 
-    @TestHTTPResource("/q/metrics")
+    @TestHTTPResource(value = "/q/metrics", management = true)
     URL metrics;
 
     @TempDir

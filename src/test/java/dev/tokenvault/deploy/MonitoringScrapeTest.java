@@ -42,7 +42,7 @@ class MonitoringScrapeTest {
         // http_server_requests_* appear only once a request was served: a 401, and a hand-out (404: no such portal)
         given().get("/v1/whoami").then().statusCode(401);
         given().auth().oauth2(Jwts.admin()).get("/v1/apps/default/portals/987654321/token").then().statusCode(404);
-        scrape = parse(given().get("/q/metrics").then().statusCode(200).extract().asString());
+        scrape = parse(Management.given().get("/q/metrics").then().statusCode(200).extract().asString());
     }
 
     static Map<String, List<Map<String, String>>> parse(String exposition) {

@@ -18,6 +18,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 
 import dev.tokenvault.testing.Jwts;
+import dev.tokenvault.testing.Management;
 import dev.tokenvault.testing.PostgresResource;
 import dev.tokenvault.testing.ProdSettingsResource;
 import io.quarkus.test.common.QuarkusTestResource;
@@ -33,7 +34,8 @@ class ProductionJarIT {
 
     @Test
     void servesTheApiButNoSandboxOrDevRoute() {
-        given().get("/q/health/ready").then().statusCode(200);
+        Management.given().get("/q/health/ready").then().statusCode(200);
+        given().get("/q/health/ready").then().statusCode(404); // health lives on the management port only
         given().auth().oauth2(Jwts.admin()).get("/v1/whoami").then().statusCode(200).body("sub", equalTo("ops-admin"));
         for (String path : List.of("/", "/sandbox", "/sandbox/hubspot/oauth/authorize", "/sandbox/hubspot/oauth/v1/token",
                 "/dev/caller-token")) {
@@ -97,6 +99,17 @@ class ProductionJarIT {
                 .doesNotContain(Files.readString(open).trim());
     }
 
+    @Test
+    void refusesAnInvalidAccessPolicyNamingTheKey() throws Exception {
+        Run run = start(Map.of("tokenvault.callers.policies.crm.issuer", "default",
+                "tokenvault.callers.policies.crm.subject", "svc-*",
+                "tokenvault.callers.policies.crm.actions", "tokens.read,tokens.write",
+                "tokenvault.callers.policies.crm.apps", "*",
+                "tokenvault.callers.policies.crm.portals", "*"), Map.of());
+        assertThat(run.exitCode).isNotZero();
+        assertThat(run.output).contains("tokenvault.callers.policies.crm.actions: unknown action 'tokens.write'");
+    }
+
     record Run(int exitCode, String output) {
     }
 
@@ -104,8 +117,10 @@ class ProductionJarIT {
     private static Run start(Map<String, String> overrides, Map<String, String> env) throws Exception {
         int port = PostgresResource.postgres().getPort();
         Path binary = nativeBinary();
-        List<String> command = new ArrayList<>(binary != null ? List.of(binary.toString(), "-Dquarkus.http.port=0")
-                : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dquarkus.http.port=0"));
+        List<String> command = new ArrayList<>(binary != null ? List.of(binary.toString(), "-Dquarkus.http.port=0",
+                "-Dquarkus.management.port=0")
+                : List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dquarkus.http.port=0",
+                        "-Dquarkus.management.port=0"));
         Map<String, String> settings = new HashMap<>(ProdSettingsResource.settings());
         settings.putAll(overrides);
         settings.forEach((k, v) -> command.add("-D" + k + "=" + v));

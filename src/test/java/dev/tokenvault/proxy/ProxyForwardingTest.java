@@ -264,7 +264,7 @@ class ProxyForwardingTest {
     }
 
     static double metric(String name) {
-        for (String line : given().get("/q/metrics").asString().split("\n")) {
+        for (String line : Management.given().get("/q/metrics").asString().split("\n")) {
             if (line.startsWith(name + " ") || line.startsWith(name + "{") || name.contains("{") && line.startsWith(name)) {
                 return Double.parseDouble(line.substring(line.lastIndexOf(' ') + 1));
             }
