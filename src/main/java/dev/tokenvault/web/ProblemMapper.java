@@ -172,10 +172,16 @@ public class ProblemMapper {
      * {@link #respond}. Nothing is written when the response has already started.
      */
     public static void write(io.vertx.ext.web.RoutingContext ctx, Throwable failure) {
+        write(ctx.response(), ctx.request().path(), failure);
+    }
+
+    /**
+     * Writes the problem on a bare Vert.x response (what the HTTP codec refused before any route, see
+     * {@link HttpCodecErrors}); {@code path} is the problem's {@code instance}, or null when it is not known.
+     */
+    static void write(io.vertx.core.http.HttpServerResponse response, String path, Throwable failure) {
         ApiException e = toApiException(failure);
-        String path = ctx.request().path();
         log(e, path);
-        var response = ctx.response();
         if (response.headWritten() || response.ended()) {
             if (!response.ended()) {
                 response.reset();

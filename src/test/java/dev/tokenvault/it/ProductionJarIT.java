@@ -51,6 +51,16 @@ class ProductionJarIT {
         return path == null ? null : Files.isRegularFile(Path.of(path)) ? Path.of(path) : null;
     }
 
+    /** What the HTTP codec refuses before any route is problem+json in the package too (web.HttpCodecErrors). */
+    @Test
+    void aRequestLineOverTheLimitIsProblemJson() throws IOException {
+        var answer = dev.tokenvault.web.HttpCodecErrorsTest.send(("GET /v1/whoami?q=" + "a".repeat(8 * 1024)
+                + " HTTP/1.1\r\nHost: localhost\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+        assertThat(answer.status()).as(answer.raw()).isEqualTo(414);
+        assertThat(answer.header("content-type")).isEqualTo("application/problem+json");
+        assertThat(answer.body()).contains("\"status\":414");
+    }
+
     @Test
     void thePackageHoldsNoEmbeddedDatabase() throws IOException {
         org.junit.jupiter.api.Assumptions.assumeTrue(nativeBinary() == null, "JVM package only");
