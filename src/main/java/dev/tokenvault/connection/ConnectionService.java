@@ -41,9 +41,12 @@ public class ConnectionService {
     private final Notifier notifier;
     private final HubSpotOAuthClient hubspot;
     private final TokenVaultConfig.StaticTokens staticConfig;
+    private final jakarta.enterprise.event.Event<ConnectionChanged> changed;
 
     ConnectionService(ConnectionRepository repository, CryptoService crypto, InstantSource clock,
-            TokenVaultConfig config, Notifier notifier, HubSpotOAuthClient hubspot) {
+            TokenVaultConfig config, Notifier notifier, HubSpotOAuthClient hubspot,
+            jakarta.enterprise.event.Event<ConnectionChanged> changed) {
+        this.changed = changed;
         this.notifier = notifier;
         this.hubspot = hubspot;
         this.staticConfig = config.staticTokens();
@@ -174,8 +177,9 @@ public class ConnectionService {
                                     .chain(() -> repository.putSecrets(tx, id.get(), sealed, now))
                                     .chain(() -> repository.notifyChanged(tx, app, portalId))
                                     .replaceWith(true)));
-                }).chain(done -> done ? findOrFail(n).map(c -> new StaticStored(c, false))
-                        : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
+                }).invoke(done -> dropCached(done, app, portalId))
+                        .chain(done -> done ? findOrFail(n).map(c -> new StaticStored(c, false))
+                                : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
             }
             StoredConnection stored = found.get();
             Connection c = stored.connection();
@@ -196,6 +200,7 @@ public class ConnectionService {
                             .updateStaticScopes(tx, c.id(), c.version(), scopes, now)
                             .call(done -> done ? repository.notifyChanged(tx, app, portalId)
                                     : Uni.createFrom().voidItem()))
+                            .invoke(done -> dropCached(done, app, portalId))
                             .chain(done -> done ? findOrFail(c).map(x -> new StaticStored(x, false))
                                     : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
                 }
@@ -223,6 +228,7 @@ public class ConnectionService {
                                     .chain(() -> repository.notifyChanged(tx, app, portalId))
                                     .replaceWith(true);
                         }))
+                        .invoke(done -> dropCached(done, app, portalId))
                         .chain(done -> done ? findOrFail(n).map(x -> new StaticStored(x, previous != null))
                                 : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
             });
@@ -264,7 +270,7 @@ public class ConnectionService {
                         .call(done -> done ? repository.putSecrets(tx, c.id(), sealed, now)
                                 .chain(() -> repository.notifyChanged(tx, app, portalId))
                                 : Uni.createFrom().voidItem()));
-            }).chain(done -> {
+            }).invoke(done -> dropCached(done, app, portalId)).chain(done -> {
                 if (!done) {
                     return Uni.createFrom().failure(ApiException.conflict(
                             "the connection changed while it was being rolled back; read it and retry"));
@@ -272,6 +278,16 @@ public class ConnectionService {
                 return findOrFail(c);
             });
         });
+    }
+
+    /**
+     * After a committed change of the token: this replica's cache drops the old one before the caller is answered
+     * (the NOTIFY sent in the transaction tells the other replicas, and this one again, a moment later).
+     */
+    private void dropCached(boolean written, String app, long portalId) {
+        if (written) {
+            changed.fire(new ConnectionChanged(app, portalId));
+        }
     }
 
     private static ApiException noPrevious(String app, long portalId, Connection c, Instant now) {
