@@ -207,4 +207,18 @@ groups:
           runbook_url: {{ printf "%s#tokenvaultrefreshwritespending" $runbook | quote }}
       {{- end }}
       {{- end }}
+      {{- with $a.staticTokensRotationDue }}
+      {{- if .enabled }}
+      - alert: TokenvaultStaticTokensRotationDue
+        expr: |-
+          max by (namespace, job) (tokenvault_static_tokens_rotation_due) > {{ include "tokenvault.str" .threshold }}
+        for: {{ .for }}
+        labels:
+          severity: {{ .severity }}
+        annotations:
+          summary: "Static HubSpot credentials are due for rotation"
+          description: {{ printf "%s service keys or private-app tokens held by %s/%s were stored longer ago than tokenvault.static-tokens.rotate-after (180 days by default; HubSpot reminds admins after 180 days too): rotate them at HubSpot and store the new ones. GET /v1/apps/{app}/portals?olderThan=P180D lists them." "{{ $value }}" "{{ $labels.namespace }}" "{{ $labels.job }}" | quote }}
+          runbook_url: {{ printf "%s#tokenvaultstatictokensrotationdue" $runbook | quote }}
+      {{- end }}
+      {{- end }}
 {{- end }}

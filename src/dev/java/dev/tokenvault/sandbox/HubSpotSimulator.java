@@ -44,6 +44,8 @@ import dev.tokenvault.sandbox.SimState.RefreshTok;
  * <li>{@code DELETE /oauth/v1/refresh-tokens/{token}} - legacy revoke (204)</li>
  * <li>{@code POST /oauth/{version}/token}, {@code .../token/introspect}, {@code .../token/revoke} for {@code version}
  * {@code 2026-03} (and the aliases {@code v3}, {@code 2026-09}, any {@code yyyy-mm}) - form body only</li>
+ * <li>{@code POST /oauth/v2/private-apps/get/access-token-info} - what a private-app token belongs to (JSON body
+ * {@code tokenKey}; see {@code SimStaticTokens}); CRM calls accept private-app tokens and service keys</li>
  * <li>{@code /crm/v3/objects/{contacts|companies|deals}}: list, get, create, update, archive, {@code batch/read} and
  * {@code search}, with a bearer token, HubSpot's error bodies, rate-limit headers and rolling windows (see
  * {@code SimCrm}, {@code SimCrmSearch}, {@code SimRateLimits})</li>
@@ -70,6 +72,8 @@ public final class HubSpotSimulator {
     public static final String OP_INTROSPECT = "introspect";
     public static final String OP_REVOKE = "revoke";
     public static final String OP_UNKNOWN = "unknown";
+    /** {@code POST /oauth/v2/private-apps/get/access-token-info}. */
+    public static final String OP_TOKEN_INFO = "token_info";
     /** CRM objects API operations ({@code /crm/v3/objects/...}); a fault target may also be a path like /crm/. */
     public static final String OP_CRM_LIST = "crm.list";
     public static final String OP_CRM_GET = "crm.get";
@@ -335,6 +339,7 @@ public final class HubSpotSimulator {
     private final SimWebhooks webhooks;
     private final SimFaults faults = new SimFaults();
     private final SimCrm crm;
+    private final SimStaticTokens statics;
 
     public HubSpotSimulator() {
         this(InstantSource.system());
@@ -346,6 +351,7 @@ public final class HubSpotSimulator {
         this.consent = new SimConsent(state);
         this.webhooks = new SimWebhooks(state);
         this.crm = new SimCrm(state);
+        this.statics = new SimStaticTokens(state);
     }
 
     // ------------------------------------------------------------------------------------------------------------
@@ -556,14 +562,62 @@ public final class HubSpotSimulator {
     // CRM objects and rate limits
     // ------------------------------------------------------------------------------------------------------------
 
-    /** Registers a private-app (static) token of a portal: CRM calls with it act on that portal. */
+    /** Scopes given to static tokens registered without any. */
+    public static final List<String> DEFAULT_STATIC_SCOPES = List.of("crm.objects.contacts.read",
+            "crm.objects.contacts.write");
+
+    /**
+     * Registers a private-app (static) token of a portal, with {@link #DEFAULT_STATIC_SCOPES}: CRM calls with it act
+     * on that portal, and the token-info endpoint tells its account and scopes.
+     */
     public HubSpotSimulator registerPrivateAppToken(long portalId, String token) {
+        return registerPrivateAppToken(portalId, token, DEFAULT_STATIC_SCOPES);
+    }
+
+    /** Registers a private-app token of a portal with the given scopes. */
+    public HubSpotSimulator registerPrivateAppToken(long portalId, String token, List<String> scopes) {
+        statics.register(new SimState.StaticTok(requireToken(token), portalId, false, 1_000_000L + (portalId % 1000),
+                Portal.of(portalId).userId(), List.copyOf(scopes)));
+        return this;
+    }
+
+    /**
+     * Registers a service key of a portal with the given scopes (none: {@link #DEFAULT_STATIC_SCOPES}): CRM calls
+     * accept it; the private-app token-info endpoint does not know it (HubSpot documents no such endpoint for keys).
+     */
+    public HubSpotSimulator registerServiceKey(long portalId, String key, String... scopes) {
+        statics.register(new SimState.StaticTok(requireToken(key), portalId, true, 0, Portal.of(portalId).userId(),
+                scopes.length == 0 ? DEFAULT_STATIC_SCOPES : List.of(scopes)));
+        return this;
+    }
+
+    /** Creates and registers a new private-app token of a portal (format {@code pat-na1-<uuid>}); returns it. */
+    public String issuePrivateAppToken(long portalId) {
+        String token = "pat-na1-" + java.util.UUID.randomUUID();
+        registerPrivateAppToken(portalId, token);
+        return token;
+    }
+
+    /**
+     * Creates and registers a new service key of a portal; returns it. HubSpot documents no format for keys: the
+     * simulator's start with {@code sim-service-key-}.
+     */
+    public String issueServiceKey(long portalId) {
+        String key = "sim-service-key-" + java.util.UUID.randomUUID();
+        registerServiceKey(portalId, key);
+        return key;
+    }
+
+    /** Expires a static token now (as HubSpot does at the end of a rotation): CRM calls with it answer 401. */
+    public boolean revokeStaticToken(String token) {
+        return statics.revoke(token);
+    }
+
+    private static String requireToken(String token) {
         if (token == null || token.isBlank()) {
             throw new IllegalArgumentException("token must not be blank");
         }
-        state.portals.computeIfAbsent(portalId, Portal::of);
-        state.privateAppTokens.put(token, portalId);
-        return this;
+        return token;
     }
 
     /** The rolling window of OAuth apps per (app, account): at most {@code max} calls in any {@code interval}. */
@@ -773,6 +827,9 @@ public final class HubSpotSimulator {
         SimRoute r = consent.route(req);
         if (r == null) {
             r = oauth.route(req);
+        }
+        if (r == null) {
+            r = statics.route(req);
         }
         if (r == null) {
             r = crm.route(req);

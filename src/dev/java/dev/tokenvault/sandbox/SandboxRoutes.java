@@ -104,7 +104,9 @@ public class SandboxRoutes {
                     .append("</td><td>").append(simulator.tokenGeneration(portal)).append("</td><td>")
                     .append(simulator.activeRefreshTokens(portal).size()).append("</td><td>")
                     .append(button(portal, "revoke", "Revoke refresh token")).append(' ')
-                    .append(button(portal, "uninstall", "Uninstall app")).append("</td></tr>\n");
+                    .append(button(portal, "uninstall", "Uninstall app")).append(' ')
+                    .append(button(portal, "private-app-token", "New private-app token")).append(' ')
+                    .append(button(portal, "service-key", "New service key")).append("</td></tr>\n");
         }
         String message = ctx.queryParams().get("done");
         String html = """
@@ -119,7 +121,9 @@ public class SandboxRoutes {
                 <tbody>%s</tbody></table>
                 <p>Revoking makes the next refresh fail with <code>BAD_REFRESH_TOKEN</code>: the connection goes to
                 <code>needs_reauth</code>. Uninstalling sends a v3-signed <code>app.uninstall</code> webhook to
-                <code>/webhooks/default</code>.</p></body></html>
+                <code>/webhooks/default</code>. A new private-app token or service key is a static credential of that
+                portal that the simulated CRM accepts; store it with <code>PUT /v1/apps/{app}/portals/{portalId}/static-token</code>
+                (private-app tokens are checked with the simulated token-info endpoint).</p></body></html>
                 """
                 .formatted(message == null ? "" : "<p class=\"note\">" + esc(message) + "</p>",
                         rows.length() == 0 ? "<tr><td colspan=5>No portal yet: install one.</td></tr>" : rows);
@@ -147,6 +151,10 @@ public class SandboxRoutes {
             case "uninstall" -> ctx.vertx().executeBlocking(() -> uninstall(portal), false)
                     .onSuccess(status -> redirect(ctx, "Uninstall webhook for portal " + portal + " answered " + status))
                     .onFailure(e -> redirect(ctx, "Uninstall webhook failed: " + e.getClass().getSimpleName()));
+            case "private-app-token" -> redirect(ctx, "New private-app token of portal " + portal + ": "
+                    + simulator.issuePrivateAppToken(portal) + " (kind private_app)");
+            case "service-key" -> redirect(ctx, "New service key of portal " + portal + ": "
+                    + simulator.issueServiceKey(portal) + " (kind service_key)");
             default -> ctx.response().setStatusCode(404).end("unknown action");
         }
     }

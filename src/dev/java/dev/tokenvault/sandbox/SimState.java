@@ -95,8 +95,10 @@ final class SimState {
     final Map<String, AuthCode> codes = new ConcurrentHashMap<>();
     final Map<String, RefreshTok> refreshTokens = new ConcurrentHashMap<>();
     final Map<String, AccessTok> accessTokens = new ConcurrentHashMap<>();
-    /** Private-app (static) tokens: token to portal id. */
+    /** Static tokens (private-app tokens and service keys) that CRM calls accept: token to portal id. */
     final Map<String, Long> privateAppTokens = new ConcurrentHashMap<>();
+    /** What the simulator knows of each static token: kind, account, app, user, scopes. */
+    final Map<String, StaticTok> staticTokens = new ConcurrentHashMap<>();
     final Map<Long, AtomicLong> generations = new ConcurrentHashMap<>();
     private final AtomicLong issued = new AtomicLong();
 
@@ -202,5 +204,13 @@ final class SimState {
         String hex = HexFormat.of().formatHex(b);
         return "na1-" + hex.substring(0, 4) + "-" + hex.substring(4, 8) + "-" + hex.substring(8, 12) + "-"
                 + hex.substring(12, 16) + "-" + hex.substring(16, 28);
+    }
+
+    /** A static token: a private-app token ({@code serviceKey} false) or a service key, of one account. */
+    record StaticTok(String token, long hubId, boolean serviceKey, long appId, long userId, List<String> scopes) {
+        @Override
+        public String toString() {
+            return "StaticTok[" + (serviceKey ? "service_key" : "private_app") + ", hub " + hubId + "]";
+        }
     }
 }

@@ -36,6 +36,26 @@ public interface TokenVaultConfig {
     /** Proactive refresh. */
     Refresh refresh();
 
+    /** Static credentials (service keys, private-app tokens): rotation grace and age. */
+    StaticTokens staticTokens();
+
+    interface StaticTokens {
+        /**
+         * How long the static token replaced by a new one is kept sealed, so that {@code POST .../static-token/rollback}
+         * can restore it; then it is destroyed.
+         */
+        @WithDefault("7D")
+        Duration grace();
+
+        /** A static token stored longer ago than this counts as due for rotation (metric and alert). */
+        @WithDefault("180D")
+        Duration rotateAfter();
+
+        /** How often replaced tokens whose grace has ended are looked for and destroyed. */
+        @WithDefault("1M")
+        Duration sweepInterval();
+    }
+
     /** Outgoing connection-event notifications. */
     @WithName("notify")
     Notify notifications();

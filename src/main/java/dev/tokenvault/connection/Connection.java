@@ -3,7 +3,11 @@ package dev.tokenvault.connection;
 import java.time.Instant;
 import java.util.List;
 
-/** A stored connection, without its secrets. */
+/**
+ * A stored connection, without its secrets. For a static credential {@code installedAt} is when the current token was
+ * stored; {@code previousAuthType} and {@code previousUntil} describe the replaced token kept for a rollback (null when
+ * there is none).
+ */
 public record Connection(
         long id,
         String app,
@@ -21,5 +25,12 @@ public record Connection(
         Instant nextRefreshAt,
         int refreshFailures,
         String lastError,
-        long version) {
+        long version,
+        AuthType previousAuthType,
+        Instant previousUntil) {
+
+    /** Whether a replaced static token can still be restored at {@code now}. */
+    public boolean canRollBack(Instant now) {
+        return previousAuthType != null && previousUntil != null && previousUntil.isAfter(now);
+    }
 }

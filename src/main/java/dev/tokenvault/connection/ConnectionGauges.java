@@ -70,6 +70,9 @@ class ConnectionGauges {
                             metrics.connections(byStatus, counts.getLong(0), counts.getLong(1));
                             return null;
                         }))
+                .chain(() -> repository.staticTokenAges(clock.instant(),
+                        clock.instant().minus(config.staticTokens().rotateAfter()))
+                        .invoke(ages -> metrics.staticTokens(ages[0], ages[1])))
                 .chain(() -> pool.query("select (select count(*) from notification_outbox where delivered_at is null), "
                         + "(select count(*) from pending_revocation)").execute()
                         .invoke(rows -> {

@@ -30,12 +30,14 @@ class ConnectionRepository {
 
     static final String COLUMNS = "c.id, c.app, c.portal_id, c.auth_type, c.status, c.scopes, c.hub_domain, "
             + "c.installed_by, c.hubspot_app_id, c.installed_at, c.updated_at, c.access_expires_at, "
-            + "c.last_refresh_at, c.next_refresh_at, c.refresh_failures, c.last_error, c.version";
+            + "c.last_refresh_at, c.next_refresh_at, c.refresh_failures, c.last_error, c.version, "
+            + "c.previous_auth_type, c.previous_until";
 
     private static final String STORED = "select " + COLUMNS + ", d.wrapped, d.key_version, "
             + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'refresh_token') as refresh_ct, "
             + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'access_token') as access_ct, "
-            + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'private_app_token') as private_ct "
+            + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'private_app_token') as private_ct, "
+            + "(select s.ciphertext from secret s where s.connection_id = c.id and s.field = 'previous_static_token') as previous_ct "
             + "from connection c left join data_key d on d.connection_id = c.id ";
 
     private final Pool pool;
@@ -64,11 +66,12 @@ class ConnectionRepository {
     Uni<Optional<Long>> insert(SqlClient tx, NewConnection n) {
         return tx.preparedQuery("insert into connection (app, portal_id, auth_type, status, scopes, hub_domain, "
                 + "installed_by, hubspot_app_id, installed_at, updated_at, access_expires_at, last_refresh_at, "
-                + "next_refresh_at) values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $8, $9, $10, $11) "
+                + "next_refresh_at, previous_auth_type, previous_scopes, previous_stored_at, previous_until) "
+                + "values ($1, $2, $3, 'active', $4, $5, $6, $7, $8, $8, $9, $10, $11, $12, $13, $14, $15) "
                 + "on conflict (app, portal_id) do nothing returning id")
-                .execute(Tuple.from(new Object[] { n.app(), n.portalId(), n.authType().value(),
+                .execute(Tuple.from(withPrevious(new Object[] { n.app(), n.portalId(), n.authType().value(),
                         n.scopes().toArray(String[]::new), n.hubDomain(), n.installedBy(), n.hubspotAppId(),
-                        ts(n.at()), ts(n.accessExpiresAt()), ts(n.lastRefreshAt()), ts(n.nextRefreshAt()) }))
+                        ts(n.at()), ts(n.accessExpiresAt()), ts(n.lastRefreshAt()), ts(n.nextRefreshAt()) }, n)))
                 .map(rows -> first(rows).map(r -> r.getLong("id")));
     }
 
@@ -80,12 +83,79 @@ class ConnectionRepository {
         return tx.preparedQuery("update connection set auth_type = $3, status = 'active', scopes = $4, "
                 + "hub_domain = $5, installed_by = $6, hubspot_app_id = $7, installed_at = $8, updated_at = $8, "
                 + "access_expires_at = $9, last_refresh_at = $10, next_refresh_at = $11, lease_owner = null, "
-                + "lease_until = null, refresh_failures = 0, last_error = null, version = version + 1 "
+                + "lease_until = null, refresh_failures = 0, last_error = null, previous_auth_type = $12, "
+                + "previous_scopes = $13, previous_stored_at = $14, previous_until = $15, version = version + 1 "
                 + "where id = $1 and version = $2")
-                .execute(Tuple.from(new Object[] { id, expectedVersion, n.authType().value(),
+                .execute(Tuple.from(withPrevious(new Object[] { id, expectedVersion, n.authType().value(),
                         n.scopes().toArray(String[]::new), n.hubDomain(), n.installedBy(), n.hubspotAppId(),
-                        ts(n.at()), ts(n.accessExpiresAt()), ts(n.lastRefreshAt()), ts(n.nextRefreshAt()) }))
+                        ts(n.at()), ts(n.accessExpiresAt()), ts(n.lastRefreshAt()), ts(n.nextRefreshAt()) }, n)))
                 .map(RowSet::rowCount);
+    }
+
+    /** The eleven values of a new connection followed by the four of its previous static token (nulls when none). */
+    private static Object[] withPrevious(Object[] values, NewConnection n) {
+        Object[] out = java.util.Arrays.copyOf(values, values.length + 4);
+        NewConnection.Previous p = n.previous();
+        if (p != null) {
+            out[values.length] = p.authType().value();
+            out[values.length + 1] = p.scopes().toArray(String[]::new);
+            out[values.length + 2] = ts(p.storedAt());
+            out[values.length + 3] = ts(p.until());
+        }
+        return out;
+    }
+
+    /**
+     * Rollback: the previous static token's description becomes the current one and the previous is cleared, guarded
+     * by the version and by the grace (a previous token whose grace ended is never restored). Returns whether it was
+     * written.
+     */
+    Uni<Boolean> restorePrevious(SqlClient tx, long id, long expectedVersion, Instant now) {
+        return tx.preparedQuery("update connection set auth_type = previous_auth_type, scopes = previous_scopes, "
+                + "installed_at = previous_stored_at, updated_at = $3, previous_auth_type = null, "
+                + "previous_scopes = null, previous_stored_at = null, previous_until = null, version = version + 1 "
+                + "where id = $1 and version = $2 and previous_until > $3 and previous_auth_type is not null")
+                .execute(Tuple.of(id, expectedVersion, ts(now)))
+                .map(rows -> rows.rowCount() == 1);
+    }
+
+    /**
+     * Destroys the previous static tokens whose grace ended before {@code now}: their sealed copies are deleted and
+     * their descriptions cleared, in one statement. Returns (app, portal id) of each.
+     */
+    Uni<List<Map.Entry<String, Long>>> destroyExpiredPrevious(Instant now, int limit) {
+        return pool.withTransaction(tx -> tx.preparedQuery("with expired as (update connection set "
+                + "previous_auth_type = null, previous_scopes = null, previous_stored_at = null, previous_until = null "
+                + "where id in (select id from connection where previous_until <= $1 order by previous_until "
+                + "limit $2 for update skip locked) returning id, app, portal_id), "
+                + "gone as (delete from secret where field = 'previous_static_token' "
+                + "and connection_id in (select id from expired)) select app, portal_id from expired")
+                .execute(Tuple.of(ts(now), limit))
+                .map(rows -> {
+                    List<Map.Entry<String, Long>> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(Map.entry(r.getString("app"), r.getLong("portal_id"))));
+                    return out;
+                }));
+    }
+
+    /** Age of the oldest static token (seconds at {@code now}; 0 when none) and how many are older than the limit. */
+    Uni<long[]> staticTokenAges(Instant now, Instant rotateBefore) {
+        return pool.preparedQuery("select coalesce(max(extract(epoch from ($1 - installed_at)))::bigint, 0), "
+                + "count(*) filter (where installed_at < $2) from connection "
+                + "where auth_type in ('private_app', 'service_key')")
+                .execute(Tuple.of(ts(now), ts(rotateBefore)))
+                .map(rows -> {
+                    Row r = rows.iterator().next();
+                    return new long[] { Math.max(0, r.getLong(0)), r.getLong(1) };
+                });
+    }
+
+    /** The scopes of a static credential, guarded by its version; returns whether it was written. */
+    Uni<Boolean> updateStaticScopes(SqlClient tx, long id, long expectedVersion, List<String> scopes, Instant now) {
+        return tx.preparedQuery("update connection set scopes = $3, updated_at = $4, version = version + 1 "
+                + "where id = $1 and version = $2")
+                .execute(Tuple.of(id, expectedVersion, scopes.toArray(String[]::new), ts(now)))
+                .map(rows -> rows.rowCount() == 1);
     }
 
     Uni<Void> insertDataKey(SqlClient tx, long connectionId, WrappedKey wrapped, Instant at) {
@@ -115,14 +185,24 @@ class ConnectionRepository {
     }
 
     /** One page of connections of an app, ordered by portal id, after the cursor portal id. */
-    Uni<List<Connection>> list(String app, Optional<ConnectionStatus> status, long afterPortalId,
+    Uni<List<Connection>> list(String app, ConnectionFilter filter, long afterPortalId,
             Optional<List<Long>> onlyPortals, int limit) {
         StringBuilder sql = new StringBuilder("select " + COLUMNS + " from connection c where c.app = $1 "
                 + "and c.portal_id > $2");
         List<Object> params = new ArrayList<>(List.of(app, afterPortalId));
-        status.ifPresent(s -> {
+        filter.status().ifPresent(s -> {
             params.add(s.value());
             sql.append(" and c.status = $").append(params.size());
+        });
+        filter.authType().ifPresent(t -> {
+            params.add(t.value());
+            sql.append(" and c.auth_type = $").append(params.size());
+        });
+        filter.storedBefore().ifPresent(before -> {
+            // tokenAge exists for static credentials only
+            params.add(ts(before));
+            sql.append(" and c.auth_type in ('private_app', 'service_key') and c.installed_at < $")
+                    .append(params.size());
         });
         onlyPortals.ifPresent(p -> {
             params.add(p.toArray(Long[]::new));
@@ -375,7 +455,9 @@ class ConnectionRepository {
                 scopes == null ? List.of() : List.of(scopes), r.getString("hub_domain"), r.getString("installed_by"),
                 r.getLong("hubspot_app_id"), instant(r, "installed_at"), instant(r, "updated_at"),
                 instant(r, "access_expires_at"), instant(r, "last_refresh_at"), instant(r, "next_refresh_at"),
-                r.getInteger("refresh_failures"), r.getString("last_error"), r.getLong("version"));
+                r.getInteger("refresh_failures"), r.getString("last_error"), r.getLong("version"),
+                r.getString("previous_auth_type") == null ? null : AuthType.of(r.getString("previous_auth_type")),
+                instant(r, "previous_until"));
     }
 
     private static StoredConnection stored(Row r) {
@@ -383,6 +465,7 @@ class ConnectionRepository {
         putIfPresent(sealed, SecretField.REFRESH_TOKEN, r, "refresh_ct");
         putIfPresent(sealed, SecretField.ACCESS_TOKEN, r, "access_ct");
         putIfPresent(sealed, SecretField.PRIVATE_APP_TOKEN, r, "private_ct");
+        putIfPresent(sealed, SecretField.PREVIOUS_STATIC_TOKEN, r, "previous_ct");
         String wrapped = r.getString("wrapped");
         return new StoredConnection(connection(r),
                 wrapped == null ? null : new WrappedKey(wrapped, r.getString("key_version")), sealed);

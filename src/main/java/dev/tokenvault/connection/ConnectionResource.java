@@ -7,6 +7,7 @@ import java.util.Optional;
 import jakarta.ws.rs.Consumes;
 import jakarta.ws.rs.DELETE;
 import jakarta.ws.rs.GET;
+import jakarta.ws.rs.POST;
 import jakarta.ws.rs.PUT;
 import jakarta.ws.rs.Path;
 import jakarta.ws.rs.PathParam;
@@ -16,6 +17,7 @@ import jakarta.ws.rs.core.MediaType;
 import jakarta.ws.rs.core.Response;
 
 import org.eclipse.microprofile.openapi.annotations.Operation;
+import org.eclipse.microprofile.openapi.annotations.media.Content;
 import org.eclipse.microprofile.openapi.annotations.media.Schema;
 import org.eclipse.microprofile.openapi.annotations.parameters.Parameter;
 import org.eclipse.microprofile.openapi.annotations.responses.APIResponse;
@@ -28,6 +30,7 @@ import dev.tokenvault.callers.CallerAuthorizer;
 import dev.tokenvault.config.Apps;
 import dev.tokenvault.web.ApiException;
 import dev.tokenvault.web.Params;
+import dev.tokenvault.web.Problem;
 import io.quarkus.security.Authenticated;
 import io.smallrye.mutiny.Uni;
 
@@ -54,6 +57,17 @@ public class ConnectionResource {
         this.apps = apps;
         this.audit = audit;
         this.clock = clock;
+    }
+
+    @Schema(name = "StaticToken", description = "A HubSpot static credential: a service key or a private-app token")
+    public record StaticTokenRequest(
+            @Schema(required = true, examples = "pat-na1-00000000-0000-0000-0000-000000000000") String token,
+            @Schema(required = true, enumeration = {
+                    "service_key", "private_app" }) String kind){
+        @Override
+        public String toString() {
+            return "StaticTokenRequest[kind=" + kind + ", token=<redacted>]";
+        }
     }
 
     @Schema(name = "PrivateAppToken", description = "A HubSpot private-app (static bearer) token")
@@ -90,6 +104,8 @@ public class ConnectionResource {
     @Operation(summary = "List connections (admin)", description = "Ordered by portal id; limited to the caller's portals unless its portals claim is \"*\".")
     public Uni<ConnectionPage> list(@PathParam("app") String app,
             @Parameter(description = "active or needs_reauth") @QueryParam("status") String status,
+            @Parameter(description = "oauth, service_key or private_app") @QueryParam("authType") String authType,
+            @Parameter(description = "an ISO-8601 duration such as P180D: only static credentials whose token was stored longer ago (tokenAge greater)") @QueryParam("olderThan") String olderThan,
             @Parameter(description = "1 to 500, default 100") @QueryParam("limit") String limitRaw,
             @QueryParam("cursor") String cursor) {
         Caller.PortalScope scope = authorizer.requireAdminScope(app);
@@ -103,10 +119,27 @@ public class ConnectionResource {
                 throw ApiException.badRequest("status must be active or needs_reauth");
             }
         }
+        Optional<AuthType> type = Optional.empty();
+        if (authType != null && !authType.isEmpty()) {
+            try {
+                type = Optional.of(AuthType.of(authType));
+            } catch (IllegalArgumentException e) {
+                throw ApiException.badRequest("authType must be oauth, service_key or private_app");
+            }
+        }
+        Optional<java.time.Instant> storedBefore = Optional.empty();
+        if (olderThan != null && !olderThan.isEmpty()) {
+            try {
+                storedBefore = Optional.of(clock.instant().minus(olderThan(olderThan)));
+            } catch (java.time.DateTimeException | ArithmeticException e) {
+                throw ApiException.badRequest("olderThan is too long");
+            }
+        }
+        ConnectionFilter filter = new ConnectionFilter(st, type, storedBefore);
         int limit = Params.intInRange("limit", limitRaw, 1, 500, 100);
         long after = cursor == null || cursor.isEmpty() ? 0 : parseCursor(cursor);
         Optional<List<Long>> only = scope.all() ? Optional.empty() : Optional.of(List.copyOf(scope.ids()));
-        return connections.list(app, st, after, only, limit + 1).map(page -> {
+        return connections.list(app, filter, after, only, limit + 1).map(page -> {
             boolean more = page.size() > limit;
             List<Connection> items = more ? page.subList(0, limit) : page;
             var now = clock.instant();
@@ -117,27 +150,82 @@ public class ConnectionResource {
     }
 
     @PUT
+    @Path("/{portalId}/static-token")
+    @Consumes(MediaType.APPLICATION_JSON)
+    @Operation(summary = "Store a static credential: a HubSpot service key or private-app token (admin)", description = "A private-app token is checked first with HubSpot's token-info endpoint: refused (400) when HubSpot does not know it or says it belongs to another account, 503 when HubSpot cannot be asked; nothing is stored then. Its scopes are recorded. HubSpot documents no such check for service keys: they are stored as given. A different token replaces the current one at once in every replica; the replaced one is kept sealed for tokenvault.static-tokens.grace (default 7 days) for a rollback, then destroyed.")
+    @APIResponse(responseCode = "200", description = "The connection")
+    @APIResponse(responseCode = "400", description = "Malformed body, unknown kind, or a private-app token HubSpot refuses or places in another account; nothing stored")
+    @APIResponse(responseCode = "409", description = "The portal is connected through OAuth")
+    @APIResponse(responseCode = "503", description = "HubSpot, the key service or the database unavailable; nothing stored")
+    public Uni<ConnectionResponse> putStaticToken(@PathParam("app") String app,
+            @PathParam("portalId") String portalIdRaw, StaticTokenRequest body) {
+        long portalId = Params.portalId(portalIdRaw);
+        Caller caller = authorizer.requireAdmin(app, portalId);
+        apps.require(app);
+        if (body == null || body.kind() == null) {
+            throw ApiException.badRequest("body must be {\"token\": \"...\", \"kind\": \"service_key\"|\"private_app\"}");
+        }
+        AuthType kind = switch (body.kind()) {
+            case "service_key" -> AuthType.SERVICE_KEY;
+            case "private_app" -> AuthType.PRIVATE_APP;
+            default -> throw ApiException.badRequest("kind must be service_key or private_app");
+        };
+        return storeStatic(caller, app, portalId, kind, body.token(), "static_token");
+    }
+
+    @PUT
     @Path("/{portalId}/private-app-token")
     @Consumes(MediaType.APPLICATION_JSON)
-    @Operation(summary = "Store a private-app (static bearer) token (admin)")
+    @Operation(summary = "Store a private-app token (admin; alias of static-token with kind private_app)")
     @APIResponse(responseCode = "200", description = "The connection")
+    @APIResponse(responseCode = "400", description = "Malformed body, or a token HubSpot refuses or places in another account; nothing stored")
     @APIResponse(responseCode = "409", description = "The portal is connected through OAuth")
+    @APIResponse(responseCode = "503", description = "HubSpot, the key service or the database unavailable; nothing stored")
     public Uni<ConnectionResponse> putPrivateAppToken(@PathParam("app") String app,
             @PathParam("portalId") String portalIdRaw, PrivateAppTokenRequest body) {
         long portalId = Params.portalId(portalIdRaw);
         Caller caller = authorizer.requireAdmin(app, portalId);
         apps.require(app);
-        String token = body == null ? null : body.token();
+        return storeStatic(caller, app, portalId, AuthType.PRIVATE_APP, body == null ? null : body.token(),
+                "private_app_token");
+    }
+
+    private Uni<ConnectionResponse> storeStatic(Caller caller, String app, long portalId, AuthType kind, String token,
+            String action) {
         if (token == null || token.isBlank()) {
-            throw ApiException.badRequest("body must be {\"token\": \"...\"} with a non-empty token");
+            throw ApiException.badRequest("body must carry a non-empty \"token\"");
         }
         if (token.length() < 16 || token.length() > 4096 || !token.chars().allMatch(ch -> ch > 0x20 && ch < 0x7f)) {
             throw ApiException.badRequest("token must be 16 to 4096 printable ASCII characters without spaces");
         }
-        return connections.storePrivateAppToken(app, portalId, token)
+        return connections.storeStaticToken(app, portalId, kind, token)
+                .onItemOrFailure().invoke((stored, failure) -> audit.record(caller.sub(), app, portalId,
+                        action + (stored != null && stored.rotated() ? ".rotate" : ".put"),
+                        failure == null ? "ok" : "failed",
+                        failure == null ? "kind=" + kind.value() + (stored.rotated()
+                                ? ", replaced token kept for rollback until " + stored.connection().previousUntil()
+                                : "")
+                                : "kind=" + kind.value() + ", " + failure.getClass().getSimpleName()))
+                .map(stored -> ConnectionResponse.of(stored.connection(), clock.instant()));
+    }
+
+    @POST
+    @Path("/{portalId}/static-token/rollback")
+    @Operation(summary = "Restore the static token replaced by the last rotation (admin)", description = "Within tokenvault.static-tokens.grace of the rotation the replaced token becomes the current one again, at once in every replica; the token it replaces is destroyed. 409 when there is no replaced token or its grace has ended.")
+    @APIResponse(responseCode = "200", description = "The connection, holding the restored token")
+    @APIResponse(responseCode = "404", description = "Unknown app or connection")
+    @APIResponse(responseCode = "409", description = "No replaced token to restore (none, rolled back already, grace ended, or an OAuth connection)", content = @Content(mediaType = Problem.MEDIA_TYPE))
+    public Uni<ConnectionResponse> rollbackStaticToken(@PathParam("app") String app,
+            @PathParam("portalId") String portalIdRaw) {
+        long portalId = Params.portalId(portalIdRaw);
+        Caller caller = authorizer.requireAdmin(app, portalId);
+        apps.require(app);
+        return connections.rollbackStaticToken(app, portalId)
                 .onItemOrFailure().invoke((c, failure) -> audit.record(caller.sub(), app, portalId,
-                        "private_app_token.put", failure == null ? "ok" : "failed",
-                        failure == null ? null : failure.getClass().getSimpleName()))
+                        "static_token.rollback", failure == null ? "ok" : "failed",
+                        failure == null ? "restored kind=" + c.authType().value()
+                                : failure instanceof ApiException api ? "HTTP " + api.status()
+                                        : failure.getClass().getSimpleName()))
                 .map(c -> ConnectionResponse.of(c, clock.instant()));
     }
 
@@ -155,6 +243,19 @@ public class ConnectionResource {
 
     static ApiException notConnected(String app, long portalId) {
         return ApiException.notFound("portal " + portalId + " has no connection for app " + app);
+    }
+
+    /** An ISO-8601 duration of days, hours, minutes, seconds ({@code P180D}, {@code PT12H}); not negative. */
+    static java.time.Duration olderThan(String raw) {
+        try {
+            java.time.Duration d = java.time.Duration.parse(raw);
+            if (d.isNegative()) {
+                throw ApiException.badRequest("olderThan must not be negative");
+            }
+            return d;
+        } catch (java.time.format.DateTimeParseException e) {
+            throw ApiException.badRequest("olderThan must be an ISO-8601 duration such as P180D or PT12H");
+        }
     }
 
     private static long parseCursor(String cursor) {

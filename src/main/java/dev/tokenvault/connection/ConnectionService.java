@@ -17,6 +17,8 @@ import dev.tokenvault.crypto.CryptoException;
 import dev.tokenvault.crypto.CryptoService;
 import dev.tokenvault.crypto.DataKey;
 import dev.tokenvault.crypto.SecretField;
+import dev.tokenvault.hubspot.HubSpotException;
+import dev.tokenvault.hubspot.HubSpotOAuthClient;
 import dev.tokenvault.notify.ConnectionEvent;
 import dev.tokenvault.notify.Notifier;
 import dev.tokenvault.refresh.RefreshSchedule;
@@ -37,10 +39,17 @@ public class ConnectionService {
     private final InstantSource clock;
     private final TokenVaultConfig.Refresh refreshConfig;
     private final Notifier notifier;
+    private final HubSpotOAuthClient hubspot;
+    private final TokenVaultConfig.StaticTokens staticConfig;
+    private final jakarta.enterprise.event.Event<ConnectionChanged> changed;
 
     ConnectionService(ConnectionRepository repository, CryptoService crypto, InstantSource clock,
-            TokenVaultConfig config, Notifier notifier) {
+            TokenVaultConfig config, Notifier notifier, HubSpotOAuthClient hubspot,
+            jakarta.enterprise.event.Event<ConnectionChanged> changed) {
+        this.changed = changed;
         this.notifier = notifier;
+        this.hubspot = hubspot;
+        this.staticConfig = config.staticTokens();
         this.repository = repository;
         this.crypto = crypto;
         this.clock = clock;
@@ -51,9 +60,9 @@ public class ConnectionService {
         return repository.find(app, portalId);
     }
 
-    public Uni<List<Connection>> list(String app, Optional<ConnectionStatus> status, long afterPortalId,
+    public Uni<List<Connection>> list(String app, ConnectionFilter filter, long afterPortalId,
             Optional<List<Long>> onlyPortals, int limit) {
-        return repository.list(app, status, afterPortalId, onlyPortals, limit);
+        return repository.list(app, filter, afterPortalId, onlyPortals, limit);
     }
 
     /** The connection with its secret fields opened. Empty when there is no such connection. */
@@ -94,6 +103,7 @@ public class ConnectionService {
         secrets.put(SecretField.REFRESH_TOKEN, install.refreshToken());
         secrets.put(SecretField.ACCESS_TOKEN, install.accessToken());
         secrets.put(SecretField.PRIVATE_APP_TOKEN, null);
+        secrets.put(SecretField.PREVIOUS_STATIC_TOKEN, null);
         return store(n, secrets, existing -> {
         }, existing -> existing != null && existing.status() == ConnectionStatus.NEEDS_REAUTH
                 ? ConnectionEvent.RECOVERED
@@ -109,36 +119,204 @@ public class ConnectionService {
         }
     }
 
+    /** The outcome of storing a static token: the connection, and whether a different token was replaced. */
+    public record StaticStored(Connection connection, boolean rotated) {
+    }
+
     /**
-     * Stores a private-app (static bearer) token for (app, portal). An OAuth connection is not converted: erase it
-     * first.
+     * Stores a static token (a private-app token or a service key) for (app, portal). A private-app token is first
+     * shown to HubSpot's token-info endpoint: a token HubSpot refuses, or one of another account, is refused with 400;
+     * HubSpot unavailable is 503; in both cases nothing is stored. Its scopes are recorded. HubSpot documents no such
+     * endpoint for service keys: they are stored as given, with no scopes. A different token replaces the current one
+     * at once (every replica's cache is told); the replaced one is kept sealed, as field
+     * {@link SecretField#PREVIOUS_STATIC_TOKEN}, until the grace ends. Storing the token already held rotates
+     * nothing. An OAuth connection is not converted: erase it first (409).
      */
-    public Uni<Connection> storePrivateAppToken(String app, long portalId, String token) {
-        var now = clock.instant();
-        NewConnection n = new NewConnection(app, portalId, AuthType.PRIVATE_APP, List.of(), null, null, null, now,
-                null, null, null);
-        Map<SecretField, String> secrets = new EnumMap<>(SecretField.class);
-        secrets.put(SecretField.PRIVATE_APP_TOKEN, token);
-        secrets.put(SecretField.ACCESS_TOKEN, null);
-        secrets.put(SecretField.REFRESH_TOKEN, null);
-        return store(n, secrets, existing -> {
-            if (existing.authType() == AuthType.OAUTH) {
-                throw ApiException.conflict("portal " + portalId + " of app " + app
-                        + " is connected through OAuth; erase the connection before storing a private-app token");
+    public Uni<StaticStored> storeStaticToken(String app, long portalId, AuthType kind, String token) {
+        if (!kind.isStatic()) {
+            throw new IllegalArgumentException("not a static kind: " + kind);
+        }
+        Uni<List<String>> scopes = kind != AuthType.PRIVATE_APP ? Uni.createFrom().item(List.of())
+                : hubspot.privateAppTokenInfo(app, token)
+                        .onFailure(HubSpotException.class).transform(e -> verificationFailed((HubSpotException) e))
+                        .map(info -> {
+                            if (info.hubId() != portalId) {
+                                throw ApiException.badRequest("HubSpot says this private-app token belongs to "
+                                        + "account " + info.hubId() + ", not to portal " + portalId
+                                        + "; nothing was stored");
+                            }
+                            return info.scopes();
+                        });
+        return scopes.chain(s -> writeStatic(app, portalId, kind, token, s, true));
+    }
+
+    private static ApiException verificationFailed(HubSpotException e) {
+        return switch (e.kind()) {
+            case UNAVAILABLE, TIMEOUT, RATE_LIMITED, BUSY -> ApiException.unavailable(
+                    "HubSpot cannot check the private-app token now (" + e.getMessage() + "); nothing was stored",
+                    e.retryAfter() == null ? Duration.ofSeconds(5) : e.retryAfter(), null);
+            default -> ApiException.badRequest("HubSpot does not accept this private-app token (" + e.getMessage()
+                    + "); nothing was stored");
+        };
+    }
+
+    private Uni<StaticStored> writeStatic(String app, long portalId, AuthType kind, String token,
+            List<String> scopes, boolean retryOnRace) {
+        Instant now = clock.instant();
+        return repository.findStored(repository.pool(), app, portalId).chain(found -> {
+            if (found.isEmpty()) {
+                NewConnection n = new NewConnection(app, portalId, kind, scopes, null, null, null, now, null, null,
+                        null);
+                return crypto.newDataKey().chain(dataKey -> {
+                    Map<SecretField, byte[]> sealed = new EnumMap<>(SecretField.class);
+                    sealed.put(SecretField.PRIVATE_APP_TOKEN,
+                            crypto.seal(dataKey, app, portalId, SecretField.PRIVATE_APP_TOKEN, token));
+                    return repository.pool().withTransaction(tx -> repository.insert(tx, n).chain(id -> id.isEmpty()
+                            ? Uni.createFrom().item(false)
+                            : repository.insertDataKey(tx, id.get(), dataKey.wrapped(), now)
+                                    .chain(() -> repository.putSecrets(tx, id.get(), sealed, now))
+                                    .chain(() -> repository.notifyChanged(tx, app, portalId))
+                                    .replaceWith(true)));
+                }).invoke(done -> dropCached(done, app, portalId))
+                        .chain(done -> done ? findOrFail(n).map(c -> new StaticStored(c, false))
+                                : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
             }
-        }, true);
+            StoredConnection stored = found.get();
+            Connection c = stored.connection();
+            if (c.authType() == AuthType.OAUTH) {
+                throw ApiException.conflict("portal " + portalId + " of app " + app
+                        + " is connected through OAuth; erase the connection before storing a static token");
+            }
+            Uni<DataKey> key = stored.wrappedKey() == null ? crypto.newDataKey()
+                    : crypto.openDataKey(stored.wrappedKey());
+            return key.chain(dataKey -> {
+                byte[] currentCt = stored.wrappedKey() == null ? null
+                        : stored.sealed().get(SecretField.PRIVATE_APP_TOKEN);
+                String current = currentCt == null ? null
+                        : crypto.open(dataKey, app, portalId, SecretField.PRIVATE_APP_TOKEN, currentCt);
+                if (token.equals(current) && c.authType() == kind) {
+                    // the token already held: nothing rotates, its age stays; HubSpot's scopes are recorded afresh
+                    return repository.pool().withTransaction(tx -> repository
+                            .updateStaticScopes(tx, c.id(), c.version(), scopes, now)
+                            .call(done -> done ? repository.notifyChanged(tx, app, portalId)
+                                    : Uni.createFrom().voidItem()))
+                            .invoke(done -> dropCached(done, app, portalId))
+                            .chain(done -> done ? findOrFail(c).map(x -> new StaticStored(x, false))
+                                    : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
+                }
+                NewConnection.Previous previous = current == null ? null
+                        : new NewConnection.Previous(c.authType(), c.scopes(), c.installedAt(),
+                                now.plus(staticConfig.grace()));
+                NewConnection n = new NewConnection(app, portalId, kind, scopes, null, null, null, now, null, null,
+                        null, previous);
+                Map<SecretField, byte[]> sealed = new EnumMap<>(SecretField.class);
+                sealed.put(SecretField.PRIVATE_APP_TOKEN,
+                        crypto.seal(dataKey, app, portalId, SecretField.PRIVATE_APP_TOKEN, token));
+                sealed.put(SecretField.PREVIOUS_STATIC_TOKEN, current == null ? null
+                        : crypto.seal(dataKey, app, portalId, SecretField.PREVIOUS_STATIC_TOKEN, current));
+                sealed.put(SecretField.ACCESS_TOKEN, null);
+                sealed.put(SecretField.REFRESH_TOKEN, null);
+                return repository.pool().withTransaction(tx -> repository.replace(tx, c.id(), c.version(), n)
+                        .chain(updated -> {
+                            if (updated == 0) {
+                                return Uni.createFrom().item(false);
+                            }
+                            Uni<Void> keyWrite = stored.wrappedKey() == null
+                                    ? repository.insertDataKey(tx, c.id(), dataKey.wrapped(), now)
+                                    : Uni.createFrom().voidItem();
+                            return keyWrite.chain(() -> repository.putSecrets(tx, c.id(), sealed, now))
+                                    .chain(() -> repository.notifyChanged(tx, app, portalId))
+                                    .replaceWith(true);
+                        }))
+                        .invoke(done -> dropCached(done, app, portalId))
+                        .chain(done -> done ? findOrFail(n).map(x -> new StaticStored(x, previous != null))
+                                : staticRaced(app, portalId, kind, token, scopes, retryOnRace));
+            });
+        });
+    }
+
+    private Uni<StaticStored> staticRaced(String app, long portalId, AuthType kind, String token,
+            List<String> scopes, boolean retryOnRace) {
+        if (!retryOnRace) {
+            return Uni.createFrom().failure(ApiException.conflict(
+                    "the connection changed while it was being written; retry"));
+        }
+        LOG.debugf("connection %s/%d changed concurrently; retrying once", app, portalId);
+        return writeStatic(app, portalId, kind, token, scopes, false);
+    }
+
+    /**
+     * Rollback: the static token replaced by the last rotation becomes the current one again, at once in every
+     * replica, while its grace lasts; the token it replaces (the one that was rolled back) is destroyed. 404 without
+     * a connection; 409 (type {@code no-previous-token}) when there is no replaced token, or its grace has ended.
+     */
+    public Uni<Connection> rollbackStaticToken(String app, long portalId) {
+        Instant now = clock.instant();
+        return repository.findStored(repository.pool(), app, portalId).chain(found -> {
+            StoredConnection stored = found.orElseThrow(() -> ConnectionResource.notConnected(app, portalId));
+            Connection c = stored.connection();
+            byte[] previousCt = stored.sealed().get(SecretField.PREVIOUS_STATIC_TOKEN);
+            if (!c.authType().isStatic() || !c.canRollBack(now) || previousCt == null
+                    || stored.wrappedKey() == null) {
+                throw noPrevious(app, portalId, c, now);
+            }
+            return crypto.openDataKey(stored.wrappedKey()).chain(dataKey -> {
+                String previous = crypto.open(dataKey, app, portalId, SecretField.PREVIOUS_STATIC_TOKEN, previousCt);
+                Map<SecretField, byte[]> sealed = new EnumMap<>(SecretField.class);
+                sealed.put(SecretField.PRIVATE_APP_TOKEN,
+                        crypto.seal(dataKey, app, portalId, SecretField.PRIVATE_APP_TOKEN, previous));
+                sealed.put(SecretField.PREVIOUS_STATIC_TOKEN, null);
+                return repository.pool().withTransaction(tx -> repository.restorePrevious(tx, c.id(), c.version(), now)
+                        .call(done -> done ? repository.putSecrets(tx, c.id(), sealed, now)
+                                .chain(() -> repository.notifyChanged(tx, app, portalId))
+                                : Uni.createFrom().voidItem()));
+            }).invoke(done -> dropCached(done, app, portalId)).chain(done -> {
+                if (!done) {
+                    return Uni.createFrom().failure(ApiException.conflict(
+                            "the connection changed while it was being rolled back; read it and retry"));
+                }
+                return findOrFail(c);
+            });
+        });
+    }
+
+    /**
+     * After a committed change of the token: this replica's cache drops the old one before the caller is answered
+     * (the NOTIFY sent in the transaction tells the other replicas, and this one again, a moment later).
+     */
+    private void dropCached(boolean written, String app, long portalId) {
+        if (written) {
+            changed.fire(new ConnectionChanged(app, portalId));
+        }
+    }
+
+    private static ApiException noPrevious(String app, long portalId, Connection c, Instant now) {
+        String why;
+        if (!c.authType().isStatic()) {
+            why = "it is connected through OAuth, which has no static token";
+        } else if (c.previousAuthType() != null && c.previousUntil() != null && !c.previousUntil().isAfter(now)) {
+            why = "the grace period of the replaced token ended at " + c.previousUntil();
+        } else {
+            why = "no replaced token is kept (none was rotated within the grace period, or it was rolled back)";
+        }
+        return new ApiException(409, "no-previous-token", "No token to roll back to",
+                "portal " + portalId + " of app " + app + " has no static token to roll back to: " + why, null, null,
+                null);
+    }
+
+    /**
+     * Destroys the replaced static tokens whose grace has ended (their sealed copies deleted, their descriptions
+     * cleared). Returns (app, portal id) of each, at most {@code limit}.
+     */
+    public Uni<List<Map.Entry<String, Long>>> destroyExpiredPreviousTokens(int limit) {
+        return repository.destroyExpiredPrevious(clock.instant(), limit);
     }
 
     /**
      * Creates or replaces a connection and its secrets (a null secret value deletes that field). The data key is
      * created or opened before the transaction; the row is replaced only if nobody changed it meanwhile.
+     * {@code eventFor} names the event to announce (given the replaced connection, or null).
      */
-    Uni<Connection> store(NewConnection n, Map<SecretField, String> secrets,
-            java.util.function.Consumer<Connection> checkExisting, boolean retryOnRace) {
-        return store(n, secrets, checkExisting, existing -> null, retryOnRace);
-    }
-
-    /** As above; {@code eventFor} names the event to announce (given the replaced connection, or null). */
     Uni<Connection> store(NewConnection n, Map<SecretField, String> secrets,
             java.util.function.Consumer<Connection> checkExisting,
             java.util.function.Function<Connection, ConnectionEvent> eventFor, boolean retryOnRace) {
@@ -286,7 +464,15 @@ public class ConnectionService {
     }
 
     private Uni<Connection> findOrFail(NewConnection n) {
-        return repository.find(n.app(), n.portalId()).map(c -> c.orElseThrow(
+        return findOrFail(n.app(), n.portalId());
+    }
+
+    private Uni<Connection> findOrFail(Connection c) {
+        return findOrFail(c.app(), c.portalId());
+    }
+
+    private Uni<Connection> findOrFail(String app, long portalId) {
+        return repository.find(app, portalId).map(c -> c.orElseThrow(
                 () -> ApiException.conflict("the connection was erased while it was being written")));
     }
 

@@ -6,7 +6,10 @@ import java.nio.charset.StandardCharsets;
 public enum SecretField {
     REFRESH_TOKEN("refresh_token"),
     ACCESS_TOKEN("access_token"),
-    PRIVATE_APP_TOKEN("private_app_token");
+    /** The current static token (private-app token or service key). */
+    PRIVATE_APP_TOKEN("private_app_token"),
+    /** The static token the current one replaced, kept for a rollback until the grace period ends. */
+    PREVIOUS_STATIC_TOKEN("previous_static_token");
 
     private final String column;
 

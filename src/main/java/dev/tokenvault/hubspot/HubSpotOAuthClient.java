@@ -132,6 +132,34 @@ public class HubSpotOAuthClient {
         });
     }
 
+    /**
+     * What HubSpot knows of a private-app token ({@code POST /oauth/v2/private-apps/get/access-token-info} with
+     * {@code {"tokenKey": token}}): the account it belongs to and its scopes. The token is sent in the body, as
+     * documented, and as the bearer credential too (regional tokens may need it). A refusal is
+     * {@link Kind#REJECTED}; an outage, a 429 or a full bulkhead is {@link Kind#UNAVAILABLE}, {@link Kind#TIMEOUT},
+     * {@link Kind#RATE_LIMITED} or {@link Kind#BUSY}. Shares the installs' bulkhead (it is an introspection), per
+     * {@code app}.
+     */
+    public Uni<StaticTokenInfo> privateAppTokenInfo(String app, String token) {
+        return installs.run("static:" + app, () -> {
+            String body;
+            try {
+                body = json.writeValueAsString(java.util.Map.of("tokenKey", token));
+            } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+                throw new IllegalStateException("cannot encode the token-info request", e);
+            }
+            return call("private-app token info", installApi.privateAppTokenInfo("Bearer " + token, body), b -> {
+                Long hubId = number(b, "hubId", "hub_id");
+                if (hubId == null) {
+                    throw new HubSpotException(Kind.UNAVAILABLE, 200, null,
+                            "HubSpot private-app token info lacks hubId", null);
+                }
+                return new StaticTokenInfo(hubId, number(b, "appId", "app_id"), number(b, "userId", "user_id"),
+                        scopes(b));
+            }, false);
+        });
+    }
+
     /** Revokes a refresh token. A token HubSpot no longer knows counts as revoked. */
     public Uni<Void> revokeRefreshToken(ClientCredentials client, String refreshToken) {
         return revocations.run(client.clientId(), () -> revoke(client, refreshToken));

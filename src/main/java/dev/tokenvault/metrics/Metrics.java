@@ -47,6 +47,8 @@ public class Metrics {
     private final AtomicLong notificationsPending = new AtomicLong();
     private final AtomicLong expired = new AtomicLong();
     private final AtomicLong revocationsPending = new AtomicLong();
+    private final AtomicLong staticTokenAge = new AtomicLong();
+    private final AtomicLong staticTokensRotationDue = new AtomicLong();
     private final MultiGauge dataKeys;
     private final AtomicInteger auditPending = new AtomicInteger();
     private final AtomicInteger refreshWritesPending = new AtomicInteger();
@@ -91,6 +93,13 @@ public class Metrics {
         Gauge.builder("tokenvault_connections_expired", expired, AtomicLong::doubleValue)
                 .description("Active OAuth connections whose access token has expired: the proactive refresh did not "
                         + "happen in time (a hand-out then refreshes first)")
+                .register(registry);
+        Gauge.builder("tokenvault_static_token_age_seconds", staticTokenAge, AtomicLong::doubleValue)
+                .description("Age of the oldest static credential (service key or private-app token) held: seconds "
+                        + "since its token was stored; 0 when there is none")
+                .register(registry);
+        Gauge.builder("tokenvault_static_tokens_rotation_due", staticTokensRotationDue, AtomicLong::doubleValue)
+                .description("Static credentials stored longer ago than tokenvault.static-tokens.rotate-after")
                 .register(registry);
         Gauge.builder("tokenvault_notifications_pending", notificationsPending, AtomicLong::doubleValue)
                 .description("Outgoing notifications not delivered yet (outbox)").register(registry);
@@ -227,6 +236,12 @@ public class Metrics {
         expired.set(expiredAccessTokens);
         STATUSES.forEach(s -> connections.get(s).set(byStatus.getOrDefault(s, 0L)));
         due.set(dueWithinLeadTime);
+    }
+
+    /** Sets the static-credential gauges: the oldest token's age and how many are due for rotation. */
+    public void staticTokens(long oldestAgeSeconds, long rotationDue) {
+        staticTokenAge.set(oldestAgeSeconds);
+        staticTokensRotationDue.set(rotationDue);
     }
 
     /** Sets the outbox and pending-revocation gauges from a fresh count. */

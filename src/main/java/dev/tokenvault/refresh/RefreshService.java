@@ -138,7 +138,8 @@ public class RefreshService {
                 }
                 if (c.authType() != dev.tokenvault.connection.AuthType.OAUTH) {
                     return Uni.createFrom().failure(ApiException.conflict(
-                            "portal " + portalId + " holds a private-app token, which does not refresh"));
+                            "portal " + portalId + " holds a static credential (" + c.authType().value()
+                                    + "), which does not refresh; store a new one to rotate it"));
                 }
                 if (!clock.instant().isBefore(giveUpAt)) {
                     // a live replica finishes a refresh in well under tokenvault.refresh.lease-wait; one that stopped

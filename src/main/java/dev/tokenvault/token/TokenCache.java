@@ -25,8 +25,13 @@ class TokenCache {
     record Key(String app, long portalId) {
     }
 
-    /** {@code expiresAt} null: a private-app token. */
-    record Entry(String accessToken, Instant expiresAt, List<String> scopes, String authType) {
+    /** {@code expiresAt} null: a static token (private-app token or service key), stored at {@code storedAt}. */
+    record Entry(String accessToken, Instant expiresAt, List<String> scopes, String authType, Instant storedAt) {
+
+        Entry(String accessToken, Instant expiresAt, List<String> scopes, String authType) {
+            this(accessToken, expiresAt, scopes, authType, null);
+        }
+
         @Override
         public String toString() {
             return "Entry[" + authType + ", expiresAt=" + expiresAt + "]";

@@ -98,7 +98,7 @@ public class TokenResource {
     @Path("/refresh")
     @Operation(summary = "Force a refresh now")
     @APIResponse(responseCode = "200", description = "The fresh token", content = @Content(schema = @Schema(implementation = TokenResponse.class)))
-    @APIResponse(responseCode = "409", description = "needs_reauth, or a private-app token", content = @Content(mediaType = Problem.MEDIA_TYPE))
+    @APIResponse(responseCode = "409", description = "needs_reauth, or a static credential (service key, private-app token)", content = @Content(mediaType = Problem.MEDIA_TYPE))
     @APIResponse(responseCode = "503", description = "HubSpot unavailable; see Retry-After", content = @Content(mediaType = Problem.MEDIA_TYPE))
     public Uni<TokenResponse> refresh(@PathParam("app") String app, @PathParam("portalId") String portalIdRaw) {
         long portalId = Params.portalId(portalIdRaw);

@@ -15,15 +15,16 @@ public record TokenResponse(
         @Schema(examples = "62515") long portalId,
         @Schema(description = "send as 'Authorization: Bearer ...' to HubSpot", examples = "CJSP5qf1KhICAQEYs-gDIIGOBii1hQIyGQAf3xBKmlwHjX7OIpuIFEavB2-qYAGQsF4") String accessToken,
         @Schema(examples = "bearer") String tokenType,
-        @Schema(description = "null for private-app tokens", examples = "2026-11-23T10:15:30Z") Instant expiresAt,
-        @Schema(description = "seconds left; null for private-app tokens", examples = "1740") Long expiresIn,
+        @Schema(description = "null for static credentials (service keys, private-app tokens)", examples = "2026-11-23T10:15:30Z") Instant expiresAt,
+        @Schema(description = "seconds left; null for static credentials", examples = "1740") Long expiresIn,
         @Schema(examples = "[\"oauth\", \"crm.objects.contacts.read\"]") List<String> scopes,
         @Schema(enumeration = {
-                "oauth", "private_app" }) String authType){
+                "oauth", "service_key", "private_app" }) String authType,
+        @Schema(description = "static credentials: seconds since the token was stored; null for oauth", examples = "86400") Long tokenAge){
 
     /** The same answer without the token (for a caller that may refresh but not read). */
     public TokenResponse withoutAccessToken() {
-        return new TokenResponse(app, portalId, null, tokenType, expiresAt, expiresIn, scopes, authType);
+        return new TokenResponse(app, portalId, null, tokenType, expiresAt, expiresIn, scopes, authType, tokenAge);
     }
 
     @Override

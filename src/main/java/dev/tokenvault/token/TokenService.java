@@ -8,6 +8,7 @@ import jakarta.enterprise.context.ApplicationScoped;
 
 import dev.tokenvault.connection.AuthType;
 import dev.tokenvault.connection.Connection;
+import dev.tokenvault.connection.ConnectionResponse;
 import dev.tokenvault.connection.ConnectionService;
 import dev.tokenvault.connection.ConnectionStatus;
 import dev.tokenvault.connection.OpenedConnection;
@@ -66,9 +67,10 @@ public class TokenService {
         return connections.open(app, portalId).chain(found -> {
             OpenedConnection opened = found.orElseThrow(() -> notConnected(app, portalId));
             Connection c = opened.connection();
-            if (c.authType() == AuthType.PRIVATE_APP) {
+            if (c.authType().isStatic()) {
                 Entry e = new Entry(opened.secret(SecretField.PRIVATE_APP_TOKEN)
-                        .orElseThrow(() -> notConnected(app, portalId)), null, c.scopes(), AuthType.PRIVATE_APP.value());
+                        .orElseThrow(() -> notConnected(app, portalId)), null, c.scopes(), c.authType().value(),
+                        c.installedAt());
                 cache.put(app, portalId, e);
                 return Uni.createFrom().item(new HandOut(response(app, portalId, e, now), Source.STORE));
             }
@@ -131,8 +133,9 @@ public class TokenService {
     private static TokenResponse response(String app, long portalId, Entry e, Instant now) {
         Long expiresIn = e.expiresAt() == null ? null
                 : Math.max(0, Duration.between(now, e.expiresAt()).getSeconds());
+        Long tokenAge = e.storedAt() == null ? null : ConnectionResponse.tokenAge(e.storedAt(), now);
         return new TokenResponse(app, portalId, e.accessToken(), "bearer", e.expiresAt(), expiresIn, e.scopes(),
-                e.authType());
+                e.authType(), tokenAge);
     }
 
     private static ApiException unavailable(RefreshUnavailableException e) {

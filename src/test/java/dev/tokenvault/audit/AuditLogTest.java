@@ -142,7 +142,9 @@ class AuditLogTest {
                 .body(containsString("tokenvault_connections{status=\"needs_reauth\"}"))
                 .body(containsString("tokenvault_connections_due"))
                 .body(containsString("tokenvault_notifications_pending"))
-                .body(containsString("tokenvault_revocations_pending"));
+                .body(containsString("tokenvault_revocations_pending"))
+                .body(containsString("tokenvault_static_token_age_seconds"))
+                .body(containsString("tokenvault_static_tokens_rotation_due"));
         // the data-key gauge is computed by a query that starts with the application: it appears once that answers
         await().atMost(Duration.ofSeconds(30)).untilAsserted(() -> Management.given().get("/q/metrics").then().statusCode(200)
                 .body(containsString("tokenvault_data_keys{key_version=\"k")));
@@ -153,7 +155,8 @@ class AuditLogTest {
         String doc = given().get("/q/openapi").then().statusCode(200).extract().asString();
         for (String path : new String[] { "/v1/apps/{app}/portals/{portalId}/token", "/v1/apps/{app}/portals",
                 "/v1/apps/{app}/portals/{portalId}/token/refresh", "/v1/apps/{app}/portals/{portalId}",
-                "/v1/apps/{app}/portals/{portalId}/private-app-token", "/v1/admin/rewrap", "/v1/admin/audit",
+                "/v1/apps/{app}/portals/{portalId}/private-app-token", "/v1/apps/{app}/portals/{portalId}/static-token",
+                "/v1/apps/{app}/portals/{portalId}/static-token/rollback", "/v1/admin/rewrap", "/v1/admin/audit",
                 "/v1/whoami", "/v1/apps/{app}/portals/{portalId}/hubspot/{path}",
                 "/v1/apps/{app}/portals/{portalId}/rate-budget", "/v1/apps/{app}/portals/{portalId}/rate-budget/acquire" }) {
             assertThat(doc).contains(path + ":");

@@ -31,8 +31,10 @@ class AdminApiTest {
     AuditLog audit;
 
     static void put(long portal) {
+        String token = "pat-na1-" + UUID.randomUUID();
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(portal, token);
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON)
-                .body("{\"token\":\"pat-na1-" + UUID.randomUUID() + "\"}")
+                .body("{\"token\":\"" + token + "\"}")
                 .put("/v1/apps/ops/portals/" + portal + "/private-app-token").then().statusCode(200);
     }
 

@@ -38,6 +38,7 @@ class SecretStorageTest {
     }
 
     static void put(long portalId, String token) {
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(portalId, token);
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON)
                 .body("{\"token\":\"" + token + "\"}")
                 .put("/v1/apps/ops/portals/" + portalId + "/private-app-token")
@@ -47,6 +48,7 @@ class SecretStorageTest {
     @Test
     void privateAppTokenIsStoredSealedAndNeverShown() throws Exception {
         String token = newToken();
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(1001, token);
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON)
                 .body("{\"token\":\"" + token + "\"}")
                 .put("/v1/apps/ops/portals/1001/private-app-token")
@@ -139,7 +141,9 @@ class SecretStorageTest {
     void anOAuthConnectionIsNotOverwrittenByAPrivateAppToken() throws Exception {
         put(1007, newToken());
         Db.update("update connection set auth_type = 'oauth' where portal_id = 1007 and app = 'ops'");
-        given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + newToken() + "\"}")
+        String other = newToken();
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(1007, other);
+        given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + other + "\"}")
                 .put("/v1/apps/ops/portals/1007/private-app-token")
                 .then().statusCode(409).contentType("application/problem+json")
                 .body("detail", containsString("OAuth"));

@@ -44,6 +44,7 @@ class VaultRewrapTest {
     }
 
     static void put(long portalId, String token, int status) {
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(portalId, token);
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + token + "\"}")
                 .put("/v1/apps/ops/portals/" + portalId + "/private-app-token").then().statusCode(status);
     }
@@ -116,6 +117,7 @@ class VaultRewrapTest {
         put(2101, kept, 200);
 
         vault().setDown(true);
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(2102, "pat-na1-new-portal-token");
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"pat-na1-new-portal-token\"}")
                 .put("/v1/apps/ops/portals/2102/private-app-token")
                 .then().statusCode(503).contentType("application/problem+json").header("Retry-After", notNullValue())
@@ -174,6 +176,7 @@ class VaultRewrapTest {
     void rewrapWithVaultDownFailsVisiblyAndChangesNothing() throws Exception {
         put(2201, "pat-na1-" + UUID.randomUUID(), 200);
         vault().setDown(true);
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(2102, "pat-na1-new-portal-token");
         given().auth().oauth2(Jwts.admin()).post("/v1/admin/rewrap").then().statusCode(202)
                 .body("state", equalTo("failed")).body("error", notNullValue());
         vault().setDown(false);

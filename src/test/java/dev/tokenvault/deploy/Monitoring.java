@@ -48,7 +48,8 @@ final class Monitoring {
             "TokenvaultAccessTokensExpired", "TokenvaultAuditBacklogNearLimit", "TokenvaultAuditWriteFailing",
             "TokenvaultNotReady", "TokenvaultNotifyFailing", "TokenvaultRewrapFailed",
             "TokenvaultDataKeysOnOldKeyVersion", "TokenvaultRateBudgetPaused", "TokenvaultRateBudgetExhausted",
-            "TokenvaultRefreshTokensLost", "TokenvaultRefreshWritesPending");
+            "TokenvaultRefreshTokensLost", "TokenvaultRefreshWritesPending",
+            "TokenvaultStaticTokensRotationDue");
 
     /** Metrics the rules read that tokenvault does not export by design: kube-state-metrics' pod readiness. */
     static final Set<String> EXTERNAL_METRICS = Set.of("kube_pod_status_ready");

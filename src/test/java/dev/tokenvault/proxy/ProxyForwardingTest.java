@@ -33,7 +33,8 @@ import io.restassured.response.Response;
 /**
  * The HubSpot proxy's forwarding hygiene against an upstream that records exactly what reached it: who may call it,
  * which headers go up and come back, path tricks, body caps, methods, HubSpot's own errors passed through, HubSpot
- * unreachable or slow. The portal holds a private-app token, so no OAuth call is involved.
+ * unreachable or slow. The portal holds a service key (HubSpot has no token-info endpoint for keys, so storing it
+ * calls nothing upstream), so no OAuth call is involved.
  */
 @QuarkusTest
 @TestProfile(ProxyForwardingTest.RecordingHubSpot.class)
@@ -89,8 +90,9 @@ class ProxyForwardingTest {
 
     @BeforeEach
     void seed() {
-        given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + TOKEN + "\"}")
-                .put("/v1/apps/ops/portals/" + PORTAL + "/private-app-token").then().statusCode(200);
+        given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON)
+                .body("{\"token\":\"" + TOKEN + "\",\"kind\":\"service_key\"}")
+                .put("/v1/apps/ops/portals/" + PORTAL + "/static-token").then().statusCode(200);
         given().baseUri(upstreamBase()).post("/__clear").then().statusCode(204);
     }
 

@@ -237,6 +237,7 @@ class TokenHandOutTest {
     @Test
     void privateAppTokensAreHandedOutWithoutExpiry() {
         String token = "pat-na1-" + java.util.UUID.randomUUID();
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(7001, token);
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + token + "\"}")
                 .put("/v1/apps/ops/portals/7001/private-app-token").then().statusCode(200);
         given().auth().oauth2(Jwts.reader("7001")).get("/v1/apps/ops/portals/7001/token").then().statusCode(200)
@@ -246,6 +247,7 @@ class TokenHandOutTest {
                 .statusCode(409);
         // replacing it is visible at once (the cache is invalidated)
         String second = "pat-na1-" + java.util.UUID.randomUUID();
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(7001, second);
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON).body("{\"token\":\"" + second + "\"}")
                 .put("/v1/apps/ops/portals/7001/private-app-token").then().statusCode(200);
         org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).untilAsserted(

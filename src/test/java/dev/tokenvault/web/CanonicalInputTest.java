@@ -59,6 +59,8 @@ class CanonicalInputTest {
         }
         assertThat(Db.count("select count(*) from connection where portal_id = 4101")).isZero();
         // unknown fields are ignored, as documented
+        dev.tokenvault.testing.FakeHubSpotResource.sim().registerPrivateAppToken(4101,
+                "pat-na1-00000000-0000-0000-0000-000000000001");
         given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON)
                 .body("{\"token\":\"pat-na1-00000000-0000-0000-0000-000000000001\",\"note\":\"ignored\"}").put(path).then()
                 .statusCode(200);
