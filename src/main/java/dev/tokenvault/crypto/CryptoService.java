@@ -30,24 +30,40 @@ public class CryptoService {
     /** Null when caching is disabled ({@code tokenvault.crypto.data-key-cache-size=0}). */
     private final Cache<String, byte[]> openedKeys;
 
+    /**
+     * Keys opened ahead by {@link #prefetch} for the refreshes of one page, each taken out by its first read. Apart
+     * from {@link #openedKeys}: that cache admits a new entry only when it seems used more often than the one it would
+     * evict (Caffeine's TinyLFU), so once it is full most keys of a page would be turned away before their refresh
+     * reads them (measured: 0.43 Vault calls per refresh at 100 000 connections with 10 000 cached keys). Never full
+     * in use (pages are far smaller than its bound); what no refresh takes expires with the lease. Null when caching
+     * is disabled.
+     */
+    private final Cache<String, byte[]> prefetched;
+
     /** Null in unit tests that build the service directly. */
     private final Metrics metrics;
 
     @Inject
     CryptoService(KeyEncryptionProvider provider, TokenVaultConfig config, Metrics metrics) {
-        this(provider, config.crypto().dataKeyCacheSize(), config.crypto().dataKeyCacheTtl(), metrics);
+        this(provider, config.crypto().dataKeyCacheSize(), config.crypto().dataKeyCacheTtl(),
+                16L * Math.max(16, config.refresh().maxConcurrency()), metrics);
     }
 
     CryptoService(KeyEncryptionProvider provider, int cacheSize, Duration cacheTtl) {
-        this(provider, cacheSize, cacheTtl, null);
+        this(provider, cacheSize, cacheTtl, 256, null);
     }
 
-    private CryptoService(KeyEncryptionProvider provider, int cacheSize, Duration cacheTtl, Metrics metrics) {
+    private CryptoService(KeyEncryptionProvider provider, int cacheSize, Duration cacheTtl, long prefetchBound,
+            Metrics metrics) {
         this.metrics = metrics;
         this.provider = provider;
         this.openedKeys = cacheSize <= 0 ? null
                 : Caches.expireAfterWrite(cacheSize, cacheTtl);
+        this.prefetched = cacheSize <= 0 ? null : Caches.expireAfterWrite(prefetchBound, PREFETCH_TTL);
     }
+
+    /** How long a key opened ahead waits for its refresh (the refresh lease's default). */
+    static final Duration PREFETCH_TTL = Duration.ofSeconds(60);
 
     /** A new data key for a new connection, wrapped by the key-encryption provider. */
     public Uni<DataKey> newDataKey() {
@@ -61,6 +77,12 @@ public class CryptoService {
     /** Opens a wrapped data key (from memory when it was opened recently). */
     public Uni<DataKey> openDataKey(WrappedKey wrapped) {
         byte[] cached = openedKeys == null ? null : openedKeys.getIfPresent(wrapped.ciphertext());
+        if (cached == null && prefetched != null) {
+            cached = prefetched.asMap().remove(wrapped.ciphertext());
+            if (cached != null) {
+                remember(wrapped, cached);
+            }
+        }
         if (cached != null) {
             counted("cache");
             return Uni.createFrom().item(new DataKey(cached, wrapped));
@@ -77,7 +99,8 @@ public class CryptoService {
 
     /**
      * Opens, in one call to the key service where the provider has one (Vault), those of {@code wrapped} that are not
-     * in memory, and keeps them in the data-key cache, so that reading each connection afterwards finds its key there.
+     * in memory, and keeps them until their first read (at most {@link #PREFETCH_TTL}), so that reading each
+     * connection afterwards finds its key in memory.
      * Does nothing without a cache or a batch call, or for fewer than two keys. A failure is the caller's to ignore:
      * each key is then unwrapped alone when it is read, which names the one that does not open.
      */
@@ -88,7 +111,8 @@ public class CryptoService {
         List<WrappedKey> missing = new ArrayList<>();
         Set<String> seen = new HashSet<>();
         for (WrappedKey w : wrapped) {
-            if (seen.add(w.ciphertext()) && openedKeys.getIfPresent(w.ciphertext()) == null) {
+            if (seen.add(w.ciphertext()) && openedKeys.getIfPresent(w.ciphertext()) == null
+                    && prefetched.getIfPresent(w.ciphertext()) == null) {
                 missing.add(w);
             }
         }
@@ -102,7 +126,7 @@ public class CryptoService {
             for (WrappedKey w : missing) {
                 byte[] key = opened.get(w.ciphertext());
                 if (key != null && key.length == Envelope.KEY_BYTES) {
-                    openedKeys.put(w.ciphertext(), key);
+                    prefetched.put(w.ciphertext(), key);
                 }
             }
         }).replaceWithVoid();
@@ -150,6 +174,7 @@ public class CryptoService {
     public void forget(WrappedKey wrapped) {
         if (openedKeys != null) {
             openedKeys.invalidate(wrapped.ciphertext());
+            prefetched.invalidate(wrapped.ciphertext());
         }
     }
 }
