@@ -238,7 +238,9 @@ start_service() { # log file; sets SERVICE_PID and STARTUP_MS
   T0_MS=$(date +%s%3N)
   # the proxy phase's budget (far above what this box can send: the budget must not be what it measures); nothing
   # else uses a budget
-  launch_service "$1" "$SERVICE_PORT" TOKENVAULT_REFRESH_POLL_INTERVAL=1S \
+  # seeding runs 32 browsers at once: above the per-replica limit of install callbacks per second (20), which would
+  # answer most of them 503 "too many installs at once"
+  launch_service "$1" "$SERVICE_PORT" TOKENVAULT_REFRESH_POLL_INTERVAL=1S TOKENVAULT_OAUTH_CALLBACKS_PER_SECOND=100000 \
     TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_CALLS="$PROXY_BUDGET_CALLS" \
     TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_INTERVAL="${PROXY_BUDGET_INTERVAL_MS}ms" \
     "$JAVA" $JAVA_OPTS -jar "$JAR"

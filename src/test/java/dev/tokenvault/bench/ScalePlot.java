@@ -38,8 +38,8 @@ public final class ScalePlot {
         PANELS.put("rss_mb", "RSS after the sweep, MB");
         PANELS.put("heap_live_mb", "live heap, every token cached, MB");
         PANELS.put("db_bytes_per_connection", "database bytes per connection");
-        PANELS.put("key_calls_per_refresh", "Vault calls per refresh");
-        PANELS.put("key_calls_per_cold_handout", "Vault calls per cold hand-out");
+        PANELS.put("key_calls_per_refresh", "key-service calls per refresh (local: in-process)");
+        PANELS.put("key_calls_per_cold_handout", "key-service calls per cold hand-out");
     }
 
     private static final Pattern LINE = Pattern.compile("^([a-z0-9_]+)_n(\\d+)_([a-z]+)=([-0-9.]+)$");
