@@ -14,6 +14,7 @@
 #   BENCH_CONNECTIONS=64   wrk connections                        BENCH_THREADS=nproc  wrk threads
 #   BENCH_REFRESH_CONCURRENCY=16  tokenvault.refresh.max-concurrency (the service default)
 #   BENCH_SEED_THREADS=32  concurrent installs while seeding      BENCH_SWEEP_TIMEOUT=900  seconds
+#   BENCH_PAIRS=5          interleaved whoami/hand-out pairs: handout_vs_whoami is the median ratio (_min/_max: spread)
 #   BENCH_JAVA_OPTS=...    JVM options of the service. Default: what the Helm chart's JVM flavour gives the JVM
 #                          (-XX:+UseParallelGC, heap = 25 % of the 512Mi limit = -Xmx128m, MALLOC_ARENA_MAX=2).
 #                          "ergonomics" runs with no options at all (heap = 1/4 of the machine's RAM). With
@@ -21,7 +22,7 @@
 #   BENCH_SKIP_BUILD=1     never build (the jar, test classes and target/bench-classpath.txt must exist)
 #   BENCH_KEEP=1           keep the work directory (service logs, wrk outputs, metrics) and print its path
 # HubSpot API proxy against the simulator (after the figures above, same service):
-#   BENCH_PROXY=1          0 skips it                               BENCH_PROXY_PAIRS=3  interleaved proxy/direct pairs
+#   BENCH_PROXY=1          0 skips it                               BENCH_PROXY_PAIRS=$BENCH_PAIRS  interleaved proxy/direct pairs
 #   BENCH_PROXY_DURATION=$BENCH_DURATION  seconds of each measured run  BENCH_PROXY_C1_SECONDS=5  one-connection runs
 #   BENCH_PROXY_BUDGET_CALLS=10000 / BENCH_PROXY_BUDGET_INTERVAL_MS=100  the app's rate budget for this phase (and
 #                          the simulator's rolling window, set to the same shape): far above what the box can send
@@ -36,8 +37,14 @@
 #   BENCH_STORM_JAVA_OPTS=$BENCH_JAVA_OPTS  JVM options of each replica
 set -euo pipefail
 
+SCALE=0
+if [[ "${1:-}" == scale ]]; then
+  # the scale run: N = BENCH_SCALE_SIZES with each of BENCH_SCALE_PROVIDERS (bench/scale.sh)
+  SCALE=1
+  set -- "$(echo "${BENCH_SCALE_SIZES:-1000 10000 100000}" | tr ' ' '\n' | sort -n | tail -1)"
+fi
 N="${1:-10000}"
-[[ "$N" =~ ^[0-9]+$ && "$N" -ge 8 ]] || { echo "usage: bench/run.sh [N >= 8]" >&2; exit 2; }
+[[ "$N" =~ ^[0-9]+$ && "$N" -ge 8 ]] || { echo "usage: bench/run.sh [N >= 8] | bench/run.sh scale" >&2; exit 2; }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -55,7 +62,8 @@ JAVA_OPTS="${BENCH_JAVA_OPTS:--XX:+UseParallelGC -Xmx128m}"
 STORM_JAVA_OPTS="${BENCH_STORM_JAVA_OPTS:-$JAVA_OPTS}"
 [[ "$STORM_JAVA_OPTS" == ergonomics ]] && STORM_JAVA_OPTS=""
 PROXY="${BENCH_PROXY:-1}"
-PROXY_PAIRS="${BENCH_PROXY_PAIRS:-3}"
+PAIRS="${BENCH_PAIRS:-5}"
+PROXY_PAIRS="${BENCH_PROXY_PAIRS:-$PAIRS}"
 PROXY_DURATION="${BENCH_PROXY_DURATION:-$DURATION}"
 PROXY_C1_SECONDS="${BENCH_PROXY_C1_SECONDS:-5}"
 PROXY_BUDGET_CALLS="${BENCH_PROXY_BUDGET_CALLS:-10000}"
@@ -71,7 +79,7 @@ STORM_TIMEOUT="${BENCH_STORM_TIMEOUT:-15}"
 STORM_WARMUP="${BENCH_STORM_WARMUP:-5}"
 PROXY_PORTAL=$((FIRST_PORTAL + 2)) # never handed out by the phases above: its own budget row and simulator window
 STORM_PORTAL=$((FIRST_PORTAL + 3))
-for v in PROXY_PAIRS PROXY_DURATION PROXY_C1_SECONDS PROXY_BUDGET_CALLS PROXY_BUDGET_INTERVAL_MS STORM_SECONDS \
+for v in PAIRS PROXY_PAIRS PROXY_DURATION PROXY_C1_SECONDS PROXY_BUDGET_CALLS PROXY_BUDGET_INTERVAL_MS STORM_SECONDS \
   STORM_REPLICAS STORM_CALLERS STORM_FACTOR STORM_BUDGET STORM_INTERVAL_MS STORM_TIMEOUT STORM_WARMUP; do
   [[ "${!v}" =~ ^[0-9]+$ && "${!v}" -ge 1 ]] || { echo "BENCH_$v must be a positive integer" >&2; exit 2; }
 done
@@ -199,7 +207,7 @@ grep -q '^connections=0$' "$WORK/count.out" ||
 launch_service() { # log file, port, [NAME=value ...: more environment]; sets LAUNCHED_PID (a plain java process)
   local log="$1" port="$2"
   shift 2
-  env QUARKUS_HTTP_HOST=127.0.0.1 QUARKUS_HTTP_PORT="$port" \
+  env QUARKUS_HTTP_HOST=127.0.0.1 QUARKUS_HTTP_PORT="$port" QUARKUS_MANAGEMENT_HOST=127.0.0.1 QUARKUS_MANAGEMENT_PORT=0 \
     QUARKUS_DATASOURCE_REACTIVE_URL="$DB_REACTIVE_URL" QUARKUS_DATASOURCE_JDBC_URL="$DB_JDBC_URL" \
     QUARKUS_DATASOURCE_USERNAME="$DB_USER" QUARKUS_DATASOURCE_PASSWORD="$DB_PASSWORD" \
     TOKENVAULT_CRYPTO_LOCAL_KEY_FILE="$KEK_FILE" \
@@ -212,11 +220,20 @@ launch_service() { # log file, port, [NAME=value ...: more environment]; sets LA
   LAUNCHED_PID=$!
 }
 
-wait_ready() { # log file, port, pid, what; sets STARTUP_MS (since T0_MS)
-  local i
+# Health and metrics are on Quarkus' management interface; each process gets a free port for it (port 0) and
+# says which in its log. MGMT_PORT[<http port>] is that port once the process is ready.
+declare -A MGMT_PORT
+management_port() { # log file
+  grep -oE 'Management interface listening on https?://[^ ]+:[0-9]+' "$1" 2>/dev/null | tail -1 | sed 's/.*://'
+}
+
+wait_ready() { # log file, port, pid, what; sets STARTUP_MS (since T0_MS) and MGMT_PORT[port]
+  local i mp
   for ((i = 0; i < 6000; i++)); do
-    if curl -fs -o /dev/null "http://127.0.0.1:$2/q/health/ready"; then
+    mp="$(management_port "$1")"
+    if [[ -n "$mp" ]] && curl -fs -o /dev/null "http://127.0.0.1:$mp/q/health/ready"; then
       STARTUP_MS=$(($(date +%s%3N) - T0_MS))
+      MGMT_PORT[$2]="$mp"
       return 0
     fi
     alive "$3" || { tail -40 "$1" >&2; die "$4 exited during start-up (log above)"; }
@@ -230,7 +247,9 @@ start_service() { # log file; sets SERVICE_PID and STARTUP_MS
   T0_MS=$(date +%s%3N)
   # the proxy phase's budget (far above what this box can send: the budget must not be what it measures); nothing
   # else uses a budget
-  launch_service "$1" "$SERVICE_PORT" TOKENVAULT_REFRESH_POLL_INTERVAL=1S \
+  # seeding runs 32 browsers at once: above the per-replica limit of install callbacks per second (20), which would
+  # answer most of them 503 "too many installs at once"
+  launch_service "$1" "$SERVICE_PORT" TOKENVAULT_REFRESH_POLL_INTERVAL=1S TOKENVAULT_OAUTH_CALLBACKS_PER_SECOND=100000 \
     TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_CALLS="$PROXY_BUDGET_CALLS" \
     TOKENVAULT_APPS_DEFAULT_RATE_LIMIT_INTERVAL="${PROXY_BUDGET_INTERVAL_MS}ms" \
     "$JAVA" $JAVA_OPTS -jar "$JAR"
@@ -327,6 +346,31 @@ run_wrk() { # label url connections seconds [delay_ms]; sets W_* variables
 }
 
 drain_audit() { helper drain-audit "$DB_JDBC_URL" "$DB_USER" "$DB_PASSWORD" 300 >"$WORK/drain-$1.out"; }
+metric() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f", s }' "${2:-$WORK/metrics.txt}"; }
+metric_mb() { awk -v m="$1" 'index($0, m) == 1 && $NF > 0 { s += $NF } END { printf "%d", s / 1048576 }' "${2:-$WORK/metrics.txt}"; }
+ctl() { curl -fsS "$CONTROL_URL/$1"; } # the simulator's control server in the helper JVM (loopback)
+median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%s", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+minimum() { printf '%s\n' "$@" | sort -g | head -1; }
+maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
+kv() { sed -n "s/^$1=//p" "$2" | head -1; } # value of name=value in a file
+percentile() { # p file-of-numbers: nearest rank; "unmeasured" when empty
+  sort -g "$2" | awk -v p="$1" '{ a[NR] = $1 } END { if (NR == 0) { printf "unmeasured"; exit }
+    i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1; printf "%.1f", a[i] }'
+}
+
+# ---- the scale run (bench/run.sh scale): its own phases, then the end of the script ------------------------------
+if [[ "$SCALE" == 1 ]]; then
+  # shellcheck source=bench/scale.sh
+  source "$ROOT/bench/scale.sh"
+  scale_run
+  mkdir -p "$RESULTS"
+  cp "$FIGURES" "$RESULTS/scale-latest.txt"
+  "$JAVA" -Djava.awt.headless=true -cp "$HELPER_CP" dev.tokenvault.bench.ScalePlot "$FIGURES" "$RESULTS/scale-latest.png" ||
+    log "WARNING: the plot could not be drawn"
+  log "done: $RESULTS/scale-latest.txt, $RESULTS/scale-latest.png"
+  exit 0
+fi
+
 
 log "starting the service (empty database: Flyway migrates)"
 start_service "$WORK/service-1.log"
@@ -365,43 +409,55 @@ emit_file "$WORK/cold.out"
 emit_file "$WORK/seq.out"
 drain_audit cold
 
-# ---- cached hand-out vs whoami: same JWT, same connections, interleaved, best of two ------------------------------------
-log "throughput: whoami and cached hand-out, ${DURATION}s each, $CONNS connections, $THREADS wrk threads, twice"
-BEST_H=0 BEST_W=0
-for r in 1 2; do
+# ---- cached hand-out vs whoami: same JWT, same connections, PAIRS interleaved pairs, the median pair ------------------
+log "throughput: whoami and cached hand-out, ${DURATION}s each, $CONNS connections, $THREADS wrk threads, $PAIRS interleaved pairs"
+H_RPS=() W_RPS=() PAIR_RATIOS=() PAIR_CPU=()
+for ((r = 1; r <= PAIRS; r++)); do
   run_wrk "whoami-$r" "$WHOAMI_URL" "$CONNS" "$DURATION"
-  if awk "BEGIN { exit !($W_rps > $BEST_W) }"; then
-    BEST_W=$W_rps W_CPU=("$CPU_service" "$CPU_db" "$CPU_fake" "$CPU_client" "$CPU_other")
-  fi
+  W_RPS+=("$W_rps")
+  WCPU="$CPU_service $CPU_db $CPU_fake $CPU_client $CPU_other"
   fig "whoami_rps_run$r" "$W_rps"
   run_wrk "handout-$r" "$HANDOUT_URL" "$CONNS" "$DURATION"
+  H_RPS+=("$W_rps")
   fig "handout_rps_run$r" "$W_rps"
-  if awk "BEGIN { exit !($W_rps > $BEST_H) }"; then
-    BEST_H=$W_rps H_P50=$W_p50_ms H_P99=$W_p99_ms H_CPU=("$CPU_service" "$CPU_db" "$CPU_fake" "$CPU_client" "$CPU_other")
-  fi
+  PAIR_RATIOS+=("$(calc "\"%.3f\", ${H_RPS[-1]} / ${W_RPS[-1]}")")
+  fig "handout_vs_whoami_run$r" "${PAIR_RATIOS[-1]}"
+  # per pair: hand-out rate, p50, p99, its CPU split, whoami's rate and CPU split (for the median pair's figures)
+  PAIR_CPU+=("${H_RPS[-1]} $W_p50_ms $W_p99_ms $CPU_service $CPU_db $CPU_fake $CPU_client $CPU_other ${W_RPS[-1]} $WCPU")
   drain_audit "handout-$r"
+  LAST_DRAIN="$WORK/drain-handout-$r.out"
 done
-fig handout_rps "$BEST_H"
+RATIO="$(median "${PAIR_RATIOS[@]}")"
+# the pair whose ratio is the median (with an even count, the lower of the two middle ones) gives the CPU figures
+MEDIAN_PAIR=0
+for ((r = 0; r < PAIRS; r++)); do
+  [[ "${PAIR_RATIOS[r]}" == "$(printf '%s\n' "${PAIR_RATIOS[@]}" | sort -g | sed -n "$(((PAIRS + 1) / 2))p")" ]] && { MEDIAN_PAIR=$r; break; }
+done
+read -r BEST_H H_P50 H_P99 H_SVC H_DB H_FAKE H_CLIENT H_OTHER BEST_W W_SVC W_DB W_FAKE W_CLIENT W_OTHER <<<"${PAIR_CPU[MEDIAN_PAIR]}"
+fig handout_rps "$(median "${H_RPS[@]}")"
 fig handout_p50_ms "$H_P50"
 fig handout_p99_ms "$H_P99"
-fig whoami_rps "$BEST_W"
-fig handout_vs_whoami "$(calc "\"%.3f\", $BEST_H / $BEST_W")"
-read -r CPU_service CPU_db CPU_fake CPU_client CPU_other <<<"${H_CPU[*]}"
+fig whoami_rps "$(median "${W_RPS[@]}")"
+fig handout_vs_whoami "$RATIO"
+fig handout_vs_whoami_min "$(minimum "${PAIR_RATIOS[@]}")"
+fig handout_vs_whoami_max "$(maximum "${PAIR_RATIOS[@]}")"
+fig handout_vs_whoami_pairs "$PAIRS"
+CPU_service=$H_SVC CPU_db=$H_DB CPU_fake=$H_FAKE CPU_client=$H_CLIENT CPU_other=$H_OTHER
 cpu_figures handout
 H_COST=$(calc "\"%.1f\", ($CPU_service + $CPU_db + $CPU_client) * 10000 / $BEST_H") # µs of CPU per request
 fig handout_service_cpu_us "$(calc "\"%.1f\", $CPU_service * 10000 / $BEST_H")"
 [[ -n "${DB_PID:-}" ]] && fig handout_db_cpu_us "$(calc "\"%.1f\", $CPU_db * 10000 / $BEST_H")"
-read -r CPU_service CPU_db CPU_fake CPU_client CPU_other <<<"${W_CPU[*]}"
+CPU_service=$W_SVC CPU_db=$W_DB CPU_fake=$W_FAKE CPU_client=$W_CLIENT CPU_other=$W_OTHER
 cpu_figures whoami
 W_COST=$(calc "\"%.1f\", ($CPU_service + $CPU_db + $CPU_client) * 10000 / $BEST_W")
 fig whoami_service_cpu_us "$(calc "\"%.1f\", $CPU_service * 10000 / $BEST_W")"
 # the ratio the CPU costs imply (service + database + wrk per request) when both runs get the same CPU:
-# less sensitive than the measured ratio to other tenants of a shared machine
+# less sensitive than the measured ratio to other tenants of a shared machine (the median pair's)
 fig handout_vs_whoami_by_cpu "$(calc "\"%.3f\", $W_COST / $H_COST")"
-emit_file "$WORK/drain-handout-2.out" # audit rows written behind the last run, and how long that took
+emit_file "$LAST_DRAIN" # audit rows written behind the last run, and how long that took
 
 # ---- p99 at half of peak: wrk has no fixed rate (wrk2 is not in Debian); a Lua delay() paces each connection --------
-TARGET=$(calc "\"%.0f\", $BEST_H / 2")
+TARGET=$(calc "\"%.0f\", $(median "${H_RPS[@]}") / 2")
 DELAY=$(calc "\"%d\", ($CONNS * 1000 / $TARGET - 0.3) < 1 ? 1 : ($CONNS * 1000 / $TARGET - 0.3)")
 log "half of peak: target $TARGET req/s; calibrating with $CONNS connections, ${DELAY} ms think time"
 run_wrk half-calibrate "$HANDOUT_URL" "$CONNS" 8 "$DELAY"
@@ -441,9 +497,7 @@ fi
 fig rss_peak_mb "$(awk '/^VmHWM/ { printf "%d", $2 / 1024 }' "/proc/$SERVICE_PID/status")"
 
 # ---- what the service says about itself ------------------------------------------------------------------------------
-curl -fs "$BASE/q/metrics" >"$WORK/metrics.txt" || true
-metric() { awk -v m="$1" 'index($0, m) == 1 { s += $NF } END { printf "%.0f", s }' "${2:-$WORK/metrics.txt}"; }
-metric_mb() { awk -v m="$1" 'index($0, m) == 1 && $NF > 0 { s += $NF } END { printf "%d", s / 1048576 }' "$WORK/metrics.txt"; }
+curl -fs "http://127.0.0.1:${MGMT_PORT[$SERVICE_PORT]}/q/metrics" >"$WORK/metrics.txt" || true
 fig heap_used_mb "$(metric_mb 'jvm_memory_used_bytes{area="heap"')"
 fig heap_committed_mb "$(metric_mb 'jvm_memory_committed_bytes{area="heap"')"
 fig heap_max_mb "$(metric_mb 'jvm_memory_max_bytes{area="heap"')"
@@ -464,15 +518,6 @@ fig metric_audit_write_failures "$(metric 'tokenvault_audit_write_failures_total
 helper sizes "$DB_JDBC_URL" "$DB_USER" "$DB_PASSWORD" >"$WORK/sizes.out" && emit_file "$WORK/sizes.out"
 
 # ---- helpers of the proxy phases ---------------------------------------------------------------------------------------
-ctl() { curl -fsS "$CONTROL_URL/$1"; } # the simulator's control server in the helper JVM (loopback)
-median() { printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { printf "%s", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
-minimum() { printf '%s\n' "$@" | sort -g | head -1; }
-maximum() { printf '%s\n' "$@" | sort -g | tail -1; }
-kv() { sed -n "s/^$1=//p" "$2" | head -1; } # value of name=value in a file
-percentile() { # p file-of-numbers: nearest rank; "unmeasured" when empty
-  sort -g "$2" | awk -v p="$1" '{ a[NR] = $1 } END { if (NR == 0) { printf "unmeasured"; exit }
-    i = int(p / 100 * NR); if (i < p / 100 * NR) i++; if (i < 1) i = 1; printf "%.1f", a[i] }'
-}
 CRM_PATH="/crm/v3/objects/contacts?limit=1"
 PROXY_JWT="$(cat "$PROXY_JWT_FILE")"
 
@@ -537,7 +582,7 @@ if [[ "$PROXY" == 1 ]]; then
   [[ -n "${DB_PID:-}" ]] && fig proxy_db_cpu_us "$(median "${P_DB[@]}")"
   fig proxy_fake_hubspot_cpu_us "$(median "${P_FAKE[@]}")"
   fig direct_fake_hubspot_cpu_us "$(median "${D_FAKE[@]}")"
-  curl -fs "$BASE/q/metrics" >"$WORK/metrics-proxy.txt" || true
+  curl -fs "http://127.0.0.1:${MGMT_PORT[$SERVICE_PORT]}/q/metrics" >"$WORK/metrics-proxy.txt" || true
   M="$WORK/metrics-proxy.txt"
   WAITS="$(metric 'tokenvault_rate_budget_wait_seconds_count' "$M")"
   fig proxy_metric_ok "$(metric 'tokenvault_proxy_requests_total{outcome="ok"' "$M")"
@@ -702,7 +747,7 @@ EOF
   : >"$WORK/metrics-storm.txt"
   RSS=()
   for ((i = 0; i < STORM_REPLICAS; i++)); do
-    curl -fs "http://127.0.0.1:${PORTS[i]}/q/metrics" >>"$WORK/metrics-storm.txt" || true
+    curl -fs "http://127.0.0.1:${MGMT_PORT[${PORTS[i]}]}/q/metrics" >>"$WORK/metrics-storm.txt" || true
     RSS+=("$(awk '/^VmRSS/ { printf "%d", $2 / 1024 }' "/proc/${REPLICA_PIDS[i]}/status")")
   done
   M="$WORK/metrics-storm.txt"

@@ -80,6 +80,19 @@ public interface TokenVaultConfig {
         long defaultPortalId();
     }
 
+    /** Opened access tokens kept in memory for hand-outs (each until its token expires). */
+    TokenCache tokenCache();
+
+    interface TokenCache {
+        /**
+         * Most tokens kept (count). A hand-out of a portal not in the cache reads and opens its row (with Vault, one
+         * Transit decrypt unless the data key is cached), so size it to the connections handed out within a token's
+         * life. 0 keeps none (every hand-out reads the store).
+         */
+        @WithDefault("100000")
+        int size();
+    }
+
     /** Caller JWTs remembered once verified, so a reused token is checked once, not on every request. */
     JwtCache jwtCache();
 

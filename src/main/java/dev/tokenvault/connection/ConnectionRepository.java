@@ -250,6 +250,17 @@ class ConnectionRepository {
                 });
     }
 
+    /** The wrapped data keys of these connections (those that have one). */
+    Uni<List<WrappedKey>> wrappedKeys(List<Long> connectionIds) {
+        return pool.preparedQuery("select wrapped, key_version from data_key where connection_id = any($1)")
+                .execute(Tuple.of(connectionIds.toArray(Long[]::new)))
+                .map(rows -> {
+                    List<WrappedKey> out = new ArrayList<>();
+                    rows.forEach(r -> out.add(new WrappedKey(r.getString("wrapped"), r.getString("key_version"))));
+                    return out;
+                });
+    }
+
     Uni<Boolean> releaseLease(long id, String owner) {
         return pool.preparedQuery("update connection set lease_owner = null, lease_until = null "
                 + "where id = $1 and lease_owner = $2")

@@ -375,6 +375,21 @@ public class ConnectionService {
         return repository.claimDue(owner, now, now.plus(lease), limit);
     }
 
+    /**
+     * Opens the data keys of claimed connections ahead, in one call to the key service where it has one (Vault), so
+     * that their refreshes find them in memory. Best effort: on any failure each refresh opens its own key.
+     */
+    public Uni<Void> prefetchDataKeys(List<Connection> claimed) {
+        if (claimed.size() < 2) {
+            return Uni.createFrom().voidItem();
+        }
+        return repository.wrappedKeys(claimed.stream().map(Connection::id).toList())
+                .chain(crypto::prefetch)
+                .onFailure().invoke(e -> LOG.debugf("data keys of %d due connections not opened ahead (%s); each "
+                        + "refresh opens its own", claimed.size(), e.getClass().getSimpleName()))
+                .onFailure().recoverWithNull().replaceWithVoid();
+    }
+
     public Uni<Boolean> releaseLease(long id, String owner) {
         return repository.releaseLease(id, owner);
     }

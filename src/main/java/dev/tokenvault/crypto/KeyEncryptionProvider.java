@@ -18,6 +18,15 @@ public interface KeyEncryptionProvider {
 
     Uni<byte[]> unwrap(WrappedKey wrapped);
 
+    /**
+     * Unwraps several keys in one call to the key service, where it has one (Vault Transit's {@code batch_input}).
+     * Answers the opened keys by wrapped ciphertext; a provider without such a call answers an empty map (the caller
+     * then unwraps each key when it needs it). Fails as a whole, e.g. when one of the keys does not open.
+     */
+    default Uni<java.util.Map<String, byte[]>> unwrapBatch(java.util.List<WrappedKey> wrapped) {
+        return Uni.createFrom().item(java.util.Map.of());
+    }
+
     /** Re-encrypts under the newest key version without the data key leaving the key service in clear. */
     Uni<WrappedKey> rewrap(WrappedKey wrapped);
 

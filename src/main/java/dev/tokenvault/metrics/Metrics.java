@@ -62,11 +62,27 @@ public class Metrics {
     private final Map<String, Counter> proxied = new ConcurrentHashMap<>();
     private final Timer proxyUpstream;
     private final Counter upstream429;
+    private final Map<String, Counter> dataKeysOpened = new ConcurrentHashMap<>();
+    private final Counter dataKeysBatchCalls;
+    private final Counter dataKeysBatchKeys;
+    /** Where an opened data key came from: the data-key cache, or the key-encryption provider (a Vault call). */
+    public static final List<String> DATA_KEY_SOURCES = List.of("cache", "provider");
 
     Metrics(MeterRegistry registry) {
         this.registry = registry;
         REFRESH_OUTCOMES.forEach(this::refreshCounter);
         HANDOUT_OUTCOMES.forEach(this::handoutCounter);
+        DATA_KEY_SOURCES.forEach(source -> dataKeysOpened.put(source, Counter.builder("tokenvault_data_keys_opened_total")
+                .description("Data keys opened to read a connection's secrets, by source: the in-memory cache or "
+                        + "the key-encryption provider (with Vault, one Transit decrypt each)")
+                .tag("source", source).register(registry)));
+        dataKeysBatchCalls = Counter.builder("tokenvault_data_key_batches_total")
+                .description("Batch calls that opened several data keys at once (with Vault, one Transit decrypt "
+                        + "with batch_input each)")
+                .register(registry);
+        dataKeysBatchKeys = Counter.builder("tokenvault_data_keys_batch_opened_total")
+                .description("Data keys opened by batch calls, then read from the data-key cache")
+                .register(registry);
         refreshLatency = Timer.builder("tokenvault_refresh_seconds").description("HubSpot refresh calls")
                 .register(registry);
         auditWriteFailures = Counter.builder("tokenvault_audit_write_failures_total")
@@ -152,6 +168,20 @@ public class Metrics {
 
     public Timer refreshLatency() {
         return refreshLatency;
+    }
+
+    /** Data keys opened ahead, in one batch call to the key service (the refresher's page of due connections). */
+    public void dataKeysBatchUnwrapped(int keys) {
+        dataKeysBatchCalls.increment();
+        dataKeysBatchKeys.increment(keys);
+    }
+
+    /** A data key was opened: {@code cache} or {@code provider}. */
+    public void dataKeyOpened(String source) {
+        Counter c = dataKeysOpened.get(source);
+        if (c != null) {
+            c.increment();
+        }
     }
 
     public void handedOut(String outcome) {

@@ -11,11 +11,12 @@ import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Expiry;
 
 import dev.tokenvault.config.Caches;
+import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.connection.ConnectionChanged;
 
 /**
- * Opened access tokens by (app, portal), bounded, each entry expiring with its token (private-app tokens after a
- * fixed time). Dropped when any replica changes the connection.
+ * Opened access tokens by (app, portal), at most {@code tokenvault.token-cache.size}, each entry expiring with its
+ * token (private-app tokens after a fixed time). Dropped when any replica changes the connection.
  */
 @ApplicationScoped
 class TokenCache {
@@ -38,26 +39,30 @@ class TokenCache {
         }
     }
 
-    private final Cache<Key, Entry> cache = Caches.expiring(100_000, new Expiry<Key, Entry>() {
-        @Override
-        public long expireAfterCreate(Key key, Entry entry, long currentTime) {
-            if (entry.expiresAt() == null) {
-                return PRIVATE_APP_TTL.toNanos();
+    private final Cache<Key, Entry> cache;
+
+    TokenCache(TokenVaultConfig config) {
+        this.cache = Caches.expiring(Math.max(0, config.tokenCache().size()), new Expiry<Key, Entry>() {
+            @Override
+            public long expireAfterCreate(Key key, Entry entry, long currentTime) {
+                if (entry.expiresAt() == null) {
+                    return PRIVATE_APP_TTL.toNanos();
+                }
+                long nanos = Duration.between(Instant.now(), entry.expiresAt()).toNanos();
+                return Math.max(0, nanos);
             }
-            long nanos = Duration.between(Instant.now(), entry.expiresAt()).toNanos();
-            return Math.max(0, nanos);
-        }
 
-        @Override
-        public long expireAfterUpdate(Key key, Entry entry, long currentTime, long currentDuration) {
-            return expireAfterCreate(key, entry, currentTime);
-        }
+            @Override
+            public long expireAfterUpdate(Key key, Entry entry, long currentTime, long currentDuration) {
+                return expireAfterCreate(key, entry, currentTime);
+            }
 
-        @Override
-        public long expireAfterRead(Key key, Entry entry, long currentTime, long currentDuration) {
-            return currentDuration;
-        }
-    });
+            @Override
+            public long expireAfterRead(Key key, Entry entry, long currentTime, long currentDuration) {
+                return currentDuration;
+            }
+        });
+    }
 
     Entry get(String app, long portalId) {
         return cache.getIfPresent(new Key(app, portalId));

@@ -45,6 +45,7 @@ import com.sun.net.httpserver.HttpServer;
 
 import dev.tokenvault.sandbox.HubSpotSimulator;
 import dev.tokenvault.testing.FakeHubSpot;
+import dev.tokenvault.testing.FakeVault;
 import io.smallrye.jwt.build.Jwt;
 import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
 
@@ -57,18 +58,22 @@ import io.zonky.test.db.postgres.embedded.EmbeddedPostgres;
  * writes the caller key pair, the key-encryption key file (0600) and a caller JWT into {@code DIR}, then
  * {@code DIR/infra.env} (with a second JWT, group {@code hubspot.proxy} only, free ports for the storm's
  * replicas ({@code BENCH_STORM_REPLICAS}, 3), and {@code CONTROL_URL}: a loopback control server for the simulator, see
- * {@link #control}); stays up
+ * {@link #control}), and a fake Vault with a Transit key ({@code VAULT_URL}, {@code VAULT_TOKEN}; every call delayed by
+ * {@code BENCH_VAULT_LATENCY_MS}, default 1) for the scale run; stays up
  * until killed or until {@code PARENT_PID} exits.</li>
  * <li>{@code seed BASE_URL HUBSPOT_URL FIRST_PORTAL COUNT THREADS}: runs the real OAuth install flow over HTTP once per
  * portal (install redirect, consent form on the simulator, callback with the state cookie).</li>
  * <li>{@code latency BASE_URL JWT_FILE FIRST_PORTAL COUNT same|distinct}: sequential hand-outs, one connection, timed
  * in the client: {@code distinct} asks portals FIRST..FIRST+COUNT-1 once each (every call a cache miss on a fresh
  * service), {@code same} asks FIRST COUNT times (cache hits: the client's own overhead).</li>
- * <li>{@code sweep JDBC_URL USER PASSWORD TIMEOUT_SECONDS}: makes every active OAuth connection due now and waits
- * until each has been refreshed after that moment.</li>
+ * <li>{@code spread BASE_URL JWT_FILE FIRST_PORTAL COUNT THREADS [PREFIX]}: hands out portals FIRST..FIRST+COUNT-1
+ * once each from THREADS concurrent clients (one kept-alive connection each): {@code PREFIX_per_second}.</li>
+ * <li>{@code sweep JDBC_URL USER PASSWORD TIMEOUT_SECONDS [MIN_PORTAL MAX_PORTAL]}: makes every active OAuth
+ * connection (of that portal range) due now and waits until each has been refreshed after that moment.</li>
  * <li>{@code drain-audit JDBC_URL USER PASSWORD TIMEOUT_SECONDS}: waits until the audit trail stops growing.</li>
  * <li>{@code count JDBC_URL USER PASSWORD}: connections stored (0 when the schema does not exist yet).</li>
- * <li>{@code sizes JDBC_URL USER PASSWORD}: on-disk size of the database and of its largest tables.</li>
+ * <li>{@code sizes JDBC_URL USER PASSWORD}: on-disk size of the database and of its largest tables, and the bytes
+ * of connection, data_key and secret (indexes and TOAST included) per stored connection.</li>
  * </ul>
  *
  * Figures go to stdout as {@code name=value} lines; progress goes to stderr.
@@ -80,6 +85,9 @@ public final class BenchSupport {
     static final long HUBSPOT_APP_ID = 4242L;
     static final String ISSUER = "https://bench.local";
     static final String COOKIE = "tokenvault_oauth";
+    static final String VAULT_TOKEN = "bench-vault-root-token";
+    static final String VAULT_MOUNT = "transit";
+    static final String VAULT_KEY = "tokenvault";
 
     private BenchSupport() {
     }
@@ -97,6 +105,7 @@ public final class BenchSupport {
             case "infra" -> infra(rest);
             case "seed" -> seed(rest);
             case "latency" -> latency(rest);
+            case "spread" -> spread(rest);
             case "sweep" -> sweep(rest);
             case "drain-audit" -> drainAudit(rest);
             case "count" -> count(rest);
@@ -106,7 +115,8 @@ public final class BenchSupport {
     }
 
     private static void usage() {
-        System.err.println("usage: BenchSupport infra|seed|latency|sweep|drain-audit|count|sizes ... (see the class comment)");
+        System.err.println(
+                "usage: BenchSupport infra|seed|latency|spread|sweep|drain-audit|count|sizes ... (see the class comment)");
         System.exit(2);
     }
 
@@ -195,7 +205,18 @@ public final class BenchSupport {
         Files.createFile(kek, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         Files.writeString(kek, randomBase64(32) + "\n");
 
-        HttpServer control = control(sim);
+        // Vault Transit for the scale run (bench/run.sh scale): the fake, with added latency per call and counters only
+        FakeVault vault = FakeVault.start(VAULT_TOKEN).recordLimit(0);
+        vault.enableTransit(VAULT_MOUNT).createKey(VAULT_MOUNT, VAULT_KEY);
+        long vaultLatencyMicros = Math.round(1000 * Double.parseDouble(
+                System.getenv().getOrDefault("BENCH_VAULT_LATENCY_MS", "1").trim()));
+        vault.latency(Duration.ofNanos(vaultLatencyMicros * 1000));
+        env.put("VAULT_URL", vault.url());
+        env.put("VAULT_TOKEN", VAULT_TOKEN);
+        env.put("VAULT_LATENCY_MS", String.format(Locale.ROOT, "%.3f", vaultLatencyMicros / 1000.0));
+
+        Seeding seeding = new Seeding(sim, vault, env.get("DB_JDBC_URL"), env.get("DB_USER"), env.get("DB_PASSWORD"), kek);
+        HttpServer control = control(sim, vault, seeding);
         env.put("HUBSPOT_URL", hubspot.baseUrl());
         env.put("CONTROL_URL", "http://127.0.0.1:" + control.getAddress().getPort());
         env.put("SERVICE_PORT", Integer.toString(servicePort));
@@ -225,6 +246,7 @@ public final class BenchSupport {
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             control.stop(0);
             hubspot.close();
+            vault.close();
             if (pg != null) {
                 try {
                     pg.close();
@@ -247,11 +269,14 @@ public final class BenchSupport {
     /**
      * A second JDK HTTP server on 127.0.0.1 for the script (never the service): {@code GET /rate-limit?max=&intervalMs=}
      * sets the simulator's rolling window of OAuth apps ({@link HubSpotSimulator#rateLimit}); {@code GET
-     * /crm-seed?portal=&count=} creates contacts directly; {@code GET /crm-stats?portal=&budget=&intervalMs=&fromMs=&toMs=}
+     * /crm-seed?portal=&count=} creates contacts directly; {@code GET /seed-direct?first=&count=&provider=local|vault}
+     * writes connections straight into the database ({@link Seeding}); {@code GET /reset-connections} removes them all;
+     * {@code GET /vault-stats} answers the fake Vault's counts by operation ({@code vault_transit_decrypt=...});
+     * {@code GET /crm-stats?portal=&budget=&intervalMs=&fromMs=&toMs=}
      * answers {@code name=value} lines about the CRM calls that reached the simulator for a portal (see
      * {@link #crmStats}). Errors: 400 with the message.
      */
-    private static HttpServer control(HubSpotSimulator sim) throws IOException {
+    private static HttpServer control(HubSpotSimulator sim, FakeVault vault, Seeding seeding) throws IOException {
         HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
         server.createContext("/", exchange -> {
             int status = 200;
@@ -274,6 +299,15 @@ public final class BenchSupport {
                         }
                         body = "crm_seeded=" + count + "\n";
                     }
+                    case "/seed-direct" -> body = seeding.seed(Long.parseLong(q.get("first").get(0)),
+                            Integer.parseInt(q.get("count").get(0)), q.get("provider").get(0));
+                    case "/reset-connections" -> body = seeding.reset();
+                    case "/vault-stats" -> {
+                        StringBuilder sb = new StringBuilder();
+                        vault.operationCounts().forEach((op, n) -> sb.append("vault_")
+                                .append(op.replaceAll("[^A-Za-z0-9]", "_")).append('=').append(n).append('\n'));
+                        body = sb.toString();
+                    }
                     case "/crm-stats" -> body = crmStats(sim, Long.parseLong(q.get("portal").get(0)),
                             Integer.parseInt(q.get("budget").get(0)), Long.parseLong(q.get("intervalMs").get(0)),
                             Long.parseLong(q.get("fromMs").get(0)), Long.parseLong(q.get("toMs").get(0)));
@@ -282,7 +316,7 @@ public final class BenchSupport {
                         body = "unknown control path\n";
                     }
                 }
-            } catch (RuntimeException e) {
+            } catch (RuntimeException | SQLException e) {
                 status = 400;
                 body = "error=" + e + "\n";
             }
@@ -536,6 +570,48 @@ public final class BenchSupport {
         System.exit(errors == 0 ? 0 : 1);
     }
 
+    private static void spread(String[] args) throws Exception {
+        need(args, 5);
+        String base = args[0];
+        String jwt = Files.readString(Path.of(args[1])).trim();
+        long first = Long.parseLong(args[2]);
+        int count = Integer.parseInt(args[3]);
+        int threads = Integer.parseInt(args[4]);
+        String prefix = args.length > 5 ? args[5] : "spread";
+        AtomicInteger next = new AtomicInteger();
+        AtomicInteger errors = new AtomicInteger();
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        List<Future<?>> futures = new ArrayList<>();
+        long start = System.nanoTime();
+        for (int t = 0; t < threads; t++) {
+            futures.add(pool.submit(() -> {
+                // one client per thread: the JDK client keeps one connection per sequential user
+                HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1)
+                        .connectTimeout(Duration.ofSeconds(10)).build();
+                for (int i = next.getAndIncrement(); i < count; i = next.getAndIncrement()) {
+                    HttpRequest req = HttpRequest.newBuilder(URI.create(base + "/v1/apps/" + APP + "/portals/"
+                            + (first + i) + "/token")).header("Authorization", "Bearer " + jwt).GET().build();
+                    HttpResponse<byte[]> r = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+                    if (r.statusCode() != 200 && errors.incrementAndGet() <= 3) {
+                        System.err.println("hand-out of portal " + (first + i) + ": " + r.statusCode() + " "
+                                + new String(r.body(), StandardCharsets.UTF_8));
+                    }
+                }
+                return null;
+            }));
+        }
+        for (Future<?> f : futures) {
+            f.get();
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        pool.shutdown();
+        System.out.printf(Locale.ROOT, "%s_requests=%d%n", prefix, count);
+        System.out.printf(Locale.ROOT, "%s_errors=%d%n", prefix, errors.get());
+        System.out.printf(Locale.ROOT, "%s_seconds=%.2f%n", prefix, seconds);
+        System.out.printf(Locale.ROOT, "%s_per_second=%.1f%n", prefix, count / seconds);
+        System.exit(errors.get() == 0 ? 0 : 1);
+    }
+
     private static long pct(long[] sorted, double p) {
         if (sorted.length == 0) {
             return 0;
@@ -551,24 +627,31 @@ public final class BenchSupport {
     private static void sweep(String[] args) throws Exception {
         need(args, 4);
         int timeout = Integer.parseInt(args[3]);
+        // optional portal range: only those connections are made due and waited for
+        long minPortal = args.length > 5 ? Long.parseLong(args[4]) : 0;
+        long maxPortal = args.length > 5 ? Long.parseLong(args[5]) : Long.MAX_VALUE;
+        String range = " and portal_id between " + minPortal + " and " + maxPortal;
         try (Connection c = DriverManager.getConnection(args[0], args[1], args[2])) {
             Instant t0 = Instant.now();
             int due;
             try (Statement s = c.createStatement()) {
                 due = s.executeUpdate("update connection set next_refresh_at = now() "
-                        + "where status = 'active' and auth_type = 'oauth'");
+                        + "where status = 'active' and auth_type = 'oauth'" + range);
             }
             long start = System.nanoTime();
             System.err.printf("  %d connections made due at %s%n", due, t0);
             String remainingSql = "select count(*) from connection where status = 'active' and auth_type = 'oauth' "
-                    + "and (last_refresh_at is null or last_refresh_at < ?)";
+                    + "and (last_refresh_at is null or last_refresh_at < ?)" + range;
             long remaining = due;
             long lastProgress = System.nanoTime();
             long lastRemaining = remaining;
             long lastPrint = 0;
             boolean timedOut = false;
+            // every look counts the due rows (a scan of the table): at 100 000 rows, looking every 50 ms would cost
+            // the database more than the sweep's own claims, so the poll slows down with the size
+            long pollMillis = Math.max(50, Math.min(500, due / 200));
             while (remaining > 0) {
-                Thread.sleep(50);
+                Thread.sleep(pollMillis);
                 try (PreparedStatement ps = c.prepareStatement(remainingSql)) {
                     ps.setObject(1, OffsetDateTime.ofInstant(t0, ZoneOffset.UTC));
                     try (ResultSet rs = ps.executeQuery()) {
@@ -596,7 +679,7 @@ public final class BenchSupport {
                     + "extract(epoch from (max(last_refresh_at) filter (where last_refresh_at >= ?)) "
                     + "- (min(last_refresh_at) filter (where last_refresh_at >= ?))), "
                     + "count(*) filter (where status = 'needs_reauth'), count(*) filter (where refresh_failures > 0) "
-                    + "from connection";
+                    + "from connection where true" + range;
             try (PreparedStatement ps = c.prepareStatement(statsSql)) {
                 OffsetDateTime t = OffsetDateTime.ofInstant(t0, ZoneOffset.UTC);
                 ps.setObject(1, t);
@@ -666,12 +749,16 @@ public final class BenchSupport {
                 ResultSet rs = s.executeQuery("select pg_database_size(current_database()), "
                         + "pg_total_relation_size('audit_log'), pg_total_relation_size('connection') "
                         + "+ pg_total_relation_size('secret') + pg_total_relation_size('data_key'), "
-                        + "(select count(*) from audit_log)")) {
+                        + "(select count(*) from audit_log), (select count(*) from connection)")) {
             rs.next();
             System.out.printf(Locale.ROOT, "db_size_mb=%.1f%n", rs.getLong(1) / 1048576.0);
             System.out.printf(Locale.ROOT, "db_audit_log_mb=%.1f%n", rs.getLong(2) / 1048576.0);
             System.out.printf(Locale.ROOT, "db_connections_mb=%.1f%n", rs.getLong(3) / 1048576.0);
             System.out.printf(Locale.ROOT, "db_audit_log_rows=%d%n", rs.getLong(4));
+            // connection + data_key + secret, with their indexes and TOAST, per stored connection (audit trail apart)
+            System.out.printf(Locale.ROOT, "db_connection_rows=%d%n", rs.getLong(5));
+            System.out.printf(Locale.ROOT, "db_bytes_per_connection=%s%n", rs.getLong(5) == 0 ? "unmeasured"
+                    : String.format(Locale.ROOT, "%.0f", rs.getLong(3) / (double) rs.getLong(5)));
         }
     }
 

@@ -379,6 +379,49 @@ public final class FakeVault implements AutoCloseable {
         }
     }
 
+    private volatile long latencyNanos;
+    private volatile int recordLimit = Integer.MAX_VALUE;
+    private final Map<String, java.util.concurrent.atomic.LongAdder> operationCounts = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /**
+     * Every request except {@code sys/health} is held for {@code latency} (real time, outside any lock) before it is
+     * handled: a Vault across a network (the benchmark uses 1 ms). Zero (the default) adds nothing.
+     */
+    public FakeVault latency(java.time.Duration latency) {
+        this.latencyNanos = latency.toNanos();
+        return this;
+    }
+
+    /**
+     * Keeps at most {@code limit} requests in {@link #requests()} (0: none). The list is copy-on-write, so a long run
+     * (a benchmark) must bound it; {@link #operationCounts()} counts every request regardless.
+     */
+    public FakeVault recordLimit(int limit) {
+        this.recordLimit = Math.max(0, limit);
+        return this;
+    }
+
+    /**
+     * Requests answered so far by operation, e.g. {@code transit/decrypt} (a batch counts once), and the items they
+     * carried, e.g. {@code transit/decrypt.items} (a batch counts each item). Unaffected by {@link #recordLimit}.
+     */
+    public Map<String, Long> operationCounts() {
+        Map<String, Long> out = new TreeMap<>();
+        operationCounts.forEach((k, v) -> out.put(k, v.sum()));
+        return out;
+    }
+
+    private void count(String operation, long n) {
+        operationCounts.computeIfAbsent(operation, k -> new java.util.concurrent.atomic.LongAdder()).add(n);
+    }
+
+    private void addedLatency(String path) {
+        long nanos = latencyNanos;
+        if (nanos > 0 && !path.startsWith("/v1/sys/health")) {
+            java.util.concurrent.locks.LockSupport.parkNanos(nanos);
+        }
+    }
+
     /** While down, every request except sys/health answers 503 {"errors":["Vault is sealed"]} like a sealed Vault. */
     public void setDown(boolean down) {
         this.sealed = down;
@@ -453,6 +496,7 @@ public final class FakeVault implements AutoCloseable {
         }
         String token = token(ex.getRequestHeaders());
         stallIfAsked(path);
+        addedLatency(path);
         Response resp;
         try {
             resp = dispatch(method, path, query, token, body);
@@ -461,7 +505,13 @@ public final class FakeVault implements AutoCloseable {
         } catch (RuntimeException e) {
             resp = errors(500, List.of("FakeVault internal error: " + e));
         }
-        requests.add(new RecordedRequest(method, path, query, token, body, resp.status));
+        if (requests.size() < recordLimit) {
+            requests.add(new RecordedRequest(method, path, query, token, body, resp.status));
+        }
+        String[] seg = path.split("/", 5); // "", "v1", mount, operation, ...
+        if (seg.length >= 4) {
+            count(seg[2] + "/" + seg[3], 1);
+        }
         Headers h = ex.getResponseHeaders();
         h.set("Cache-Control", "no-store");
         boolean noBody = resp.body == null || "HEAD".equals(method) || resp.status == 204;
@@ -1212,6 +1262,7 @@ public final class FakeVault implements AutoCloseable {
                     intField(body, "key_version"), text(body, "associated_data"), ""));
         }
         int n = items.size();
+        count("transit/encrypt.items", n);
         String[] errors = new String[n];
         byte[][] contexts = new byte[n][];
         boolean contextSet = !items.get(0).context().isEmpty();
@@ -1314,6 +1365,7 @@ public final class FakeVault implements AutoCloseable {
                     text(body, "associated_data"), ""));
         }
         int n = items.size();
+        count("transit/decrypt.items", n);
         String[] errors = new String[n];
         byte[][] contexts = new byte[n][];
         boolean contextSet = !items.get(0).context().isEmpty();
@@ -1400,6 +1452,7 @@ public final class FakeVault implements AutoCloseable {
                     intField(body, "key_version"), "", ""));
         }
         int n = items.size();
+        count("transit/rewrap.items", n);
         String[] errors = new String[n];
         byte[][] contexts = new byte[n][];
         boolean contextSet = !items.get(0).context().isEmpty();
