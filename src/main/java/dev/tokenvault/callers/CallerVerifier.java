@@ -32,7 +32,6 @@ import org.eclipse.microprofile.jwt.JsonWebToken;
 import org.jboss.logging.Logger;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Expiry;
 
 import dev.tokenvault.config.Caches;
 import dev.tokenvault.config.TokenVaultConfig;
@@ -118,22 +117,7 @@ public class CallerVerifier {
         this.byIss = Map.copyOf(isses);
         this.policies = Policies.compile(callers.policies(), byName.keySet(), appNames);
         this.verified = cacheSize <= 0 || ttl.isZero() || ttl.isNegative() ? null
-                : Caches.expiring(cacheSize, new Expiry<String, Verified>() {
-                    @Override
-                    public long expireAfterCreate(String key, Verified value, long currentTime) {
-                        return Math.max(0, Duration.between(clock.instant(), value.until()).toNanos());
-                    }
-
-                    @Override
-                    public long expireAfterUpdate(String key, Verified value, long currentTime, long currentDuration) {
-                        return expireAfterCreate(key, value, currentTime);
-                    }
-
-                    @Override
-                    public long expireAfterRead(String key, Verified value, long currentTime, long currentDuration) {
-                        return currentDuration;
-                    }
-                });
+                : Caches.livingFor(cacheSize, (Verified v) -> Duration.between(clock.instant(), v.until()));
     }
 
     /** Fails the start on an invalid issuer or policy (the constructor checks them), and says what is trusted. */

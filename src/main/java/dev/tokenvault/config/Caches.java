@@ -40,4 +40,27 @@ public final class Caches {
     public static <K, V> Cache<K, V> expiring(long maximumSize, Expiry<? super K, ? super V> expiry) {
         return Caffeine.newBuilder().maximumSize(maximumSize).<K, V> expireAfter(expiry).build();
     }
+
+    /**
+     * At most {@code maximumSize} entries, each living for what {@code lifetime} says when it is written (again on
+     * every write; reads do not extend it). A negative lifetime is none.
+     */
+    public static <K, V> Cache<K, V> livingFor(long maximumSize, java.util.function.Function<? super V, Duration> lifetime) {
+        return expiring(maximumSize, new Expiry<K, V>() {
+            @Override
+            public long expireAfterCreate(K key, V value, long currentTime) {
+                return Math.max(0, lifetime.apply(value).toNanos());
+            }
+
+            @Override
+            public long expireAfterUpdate(K key, V value, long currentTime, long currentDuration) {
+                return expireAfterCreate(key, value, currentTime);
+            }
+
+            @Override
+            public long expireAfterRead(K key, V value, long currentTime, long currentDuration) {
+                return currentDuration;
+            }
+        });
+    }
 }

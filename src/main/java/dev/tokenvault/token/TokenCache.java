@@ -8,7 +8,6 @@ import jakarta.enterprise.context.ApplicationScoped;
 import jakarta.enterprise.event.Observes;
 
 import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Expiry;
 
 import dev.tokenvault.config.Caches;
 import dev.tokenvault.config.TokenVaultConfig;
@@ -42,26 +41,8 @@ class TokenCache {
     private final Cache<Key, Entry> cache;
 
     TokenCache(TokenVaultConfig config) {
-        this.cache = Caches.expiring(Math.max(0, config.tokenCache().size()), new Expiry<Key, Entry>() {
-            @Override
-            public long expireAfterCreate(Key key, Entry entry, long currentTime) {
-                if (entry.expiresAt() == null) {
-                    return PRIVATE_APP_TTL.toNanos();
-                }
-                long nanos = Duration.between(Instant.now(), entry.expiresAt()).toNanos();
-                return Math.max(0, nanos);
-            }
-
-            @Override
-            public long expireAfterUpdate(Key key, Entry entry, long currentTime, long currentDuration) {
-                return expireAfterCreate(key, entry, currentTime);
-            }
-
-            @Override
-            public long expireAfterRead(Key key, Entry entry, long currentTime, long currentDuration) {
-                return currentDuration;
-            }
-        });
+        this.cache = Caches.livingFor(Math.max(0, config.tokenCache().size()),
+                entry -> entry.expiresAt() == null ? PRIVATE_APP_TTL : Duration.between(Instant.now(), entry.expiresAt()));
     }
 
     Entry get(String app, long portalId) {

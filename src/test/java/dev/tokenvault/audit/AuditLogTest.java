@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import dev.tokenvault.testing.Db;
 import dev.tokenvault.testing.Jwts;
 import dev.tokenvault.testing.LogCapture;
+import dev.tokenvault.testing.Management;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.quarkus.test.junit.QuarkusTest;
 

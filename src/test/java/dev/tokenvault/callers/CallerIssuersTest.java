@@ -85,10 +85,11 @@ class CallerIssuersTest {
             return;
         }
         stored = true;
-        FakeHubSpotResource.sim().registerPrivateAppToken(PORTAL, STATIC_TOKEN);
+        String other = "pat-na1-" + UUID.randomUUID();
+        FakeHubSpotResource.sim().registerPrivateAppToken(PORTAL, STATIC_TOKEN).registerPrivateAppToken(OTHER, other);
         for (long portal : new long[] { PORTAL, OTHER }) {
             given().auth().oauth2(Jwts.admin()).contentType(ContentType.JSON)
-                    .body("{\"token\":\"" + (portal == PORTAL ? STATIC_TOKEN : "pat-na1-" + UUID.randomUUID()) + "\"}")
+                    .body("{\"token\":\"" + (portal == PORTAL ? STATIC_TOKEN : other) + "\"}")
                     .put("/v1/apps/default/portals/" + portal + "/private-app-token").then().statusCode(200);
         }
     }

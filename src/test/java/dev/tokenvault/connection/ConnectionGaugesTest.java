@@ -10,6 +10,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.tokenvault.testing.Db;
 import dev.tokenvault.testing.InstallFlow;
+import dev.tokenvault.testing.Management;
 import io.quarkus.test.junit.QuarkusTest;
 
 /** The gauges computed from the database: what operators watch before retiring a key or when refreshes lag. */

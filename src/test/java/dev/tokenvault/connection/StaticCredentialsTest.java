@@ -28,6 +28,7 @@ import dev.tokenvault.testing.Db;
 import dev.tokenvault.testing.FakeHubSpotResource;
 import dev.tokenvault.testing.Jwts;
 import dev.tokenvault.testing.LogCapture;
+import dev.tokenvault.testing.Management;
 import dev.tokenvault.testing.TestClock;
 import io.quarkus.test.junit.QuarkusTest;
 import io.restassured.http.ContentType;
@@ -339,19 +340,19 @@ class StaticCredentialsTest {
 
     @Test
     void theAgeGaugesShowTheOldestStaticTokenAndHowManyAreDueForRotation() throws Exception {
-        String metrics = given().get("/q/metrics").then().statusCode(200).extract().asString();
+        String metrics = Management.given().get("/q/metrics").then().statusCode(200).extract().asString();
         assertThat(metrics).contains("tokenvault_static_token_age_seconds").contains(
                 "tokenvault_static_tokens_rotation_due");
         put(8881, sim().issueServiceKey(8881), "service_key").then().statusCode(200);
         put(8882, sim().issueServiceKey(8882), "service_key").then().statusCode(200);
         try {
             gauges.update().await().indefinitely();
-            double dueBefore = ConnectionGaugesTest.gauge(given().get("/q/metrics").asString(),
+            double dueBefore = ConnectionGaugesTest.gauge(Management.given().get("/q/metrics").asString(),
                     "tokenvault_static_tokens_rotation_due");
             Db.update("update connection set installed_at = now() - interval '400 days' where app = 'ops' "
                     + "and portal_id in (8881, 8882)");
             gauges.update().await().indefinitely();
-            String after = given().get("/q/metrics").asString();
+            String after = Management.given().get("/q/metrics").asString();
             assertThat(ConnectionGaugesTest.gauge(after, "tokenvault_static_token_age_seconds"))
                     .isGreaterThanOrEqualTo(400 * 86400.0);
             assertThat(ConnectionGaugesTest.gauge(after, "tokenvault_static_tokens_rotation_due"))

@@ -21,6 +21,7 @@ import dev.tokenvault.testing.Db;
 import dev.tokenvault.testing.FakeVault;
 import dev.tokenvault.testing.FakeVaultResource;
 import dev.tokenvault.testing.Jwts;
+import dev.tokenvault.testing.Management;
 import dev.tokenvault.testing.VaultProviderProfile;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;

@@ -24,6 +24,7 @@ import dev.tokenvault.testing.FakeHubSpotResource;
 import dev.tokenvault.testing.InstallFlow;
 import dev.tokenvault.testing.Jwts;
 import dev.tokenvault.testing.LogCapture;
+import dev.tokenvault.testing.Management;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.TestProfile;
 import io.restassured.config.HttpClientConfig;

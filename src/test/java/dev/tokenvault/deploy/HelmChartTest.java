@@ -519,7 +519,8 @@ class HelmChartTest {
         assertThat(p).containsEntry("tokenvault.callers.issuers.kubernetes.kind", "kubernetes")
                 .containsEntry("tokenvault.callers.issuers.kubernetes.issuer", "https://kubernetes.default.svc.cluster.local")
                 .containsEntry("tokenvault.callers.issuers.kubernetes.audiences", "tokenvault")
-                .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-url", "https://kubernetes.default.svc/openid/v1/jwks")
+                .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-url",
+                        "https://kubernetes.default.svc/openid/v1/jwks")
                 .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-bearer-token-file",
                         "/var/run/secrets/tokenvault/kube-api/token")
                 .containsEntry("tokenvault.callers.issuers.kubernetes.jwks-ca-file",

@@ -8,7 +8,6 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
-import java.net.URL;
 import java.net.URLEncoder;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -35,7 +34,6 @@ import dev.tokenvault.testing.Db;
 import dev.tokenvault.testing.FakeHubSpotResource;
 import dev.tokenvault.testing.InstallFlow;
 import dev.tokenvault.testing.Jwts;
-import io.quarkus.test.common.http.TestHTTPResource;
 import io.quarkus.test.junit.QuarkusTest;
 
 /**
@@ -51,9 +49,6 @@ class MonitoringPrometheusAlertTest {
     static final long PORTAL = 918_273_645L;
     static final String ALERT = "TokenvaultRefreshFailing";
     static final ObjectMapper JSON = new ObjectMapper();
-
-    @TestHTTPResource(value = "/q/metrics", management = true)
-    URL metrics;
 
     @TempDir
     Path dir;
@@ -82,7 +77,7 @@ class MonitoringPrometheusAlertTest {
                     static_configs:
                       - targets: ['%s:%d']
                         labels: {namespace: test}
-                """.formatted(metrics.getPath(), metrics.getHost(), metrics.getPort()));
+                """.formatted("/q/metrics", "127.0.0.1", dev.tokenvault.testing.Management.port()));
         prometheus = "http://127.0.0.1:" + port;
         Path log = dir.resolve("prometheus.log");
         Process process = new ProcessBuilder(binary.toString(), "--config.file=prometheus.yml",

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.Test;
 import com.fasterxml.jackson.databind.ObjectMapper;
 
 import dev.tokenvault.testing.Jwts;
+import dev.tokenvault.testing.Management;
 import io.fabric8.openshift.api.model.monitoring.v1.Rule;
 import io.quarkus.test.junit.QuarkusTest;
 

@@ -22,6 +22,7 @@ import org.junit.jupiter.api.Test;
 
 import dev.tokenvault.testing.Jwts;
 import dev.tokenvault.testing.LogCapture;
+import dev.tokenvault.testing.Management;
 import dev.tokenvault.testing.RecordingUpstream;
 import io.quarkus.test.junit.QuarkusTest;
 import io.quarkus.test.junit.QuarkusTestProfile;

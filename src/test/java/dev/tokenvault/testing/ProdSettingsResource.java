@@ -43,9 +43,12 @@ public class ProdSettingsResource implements QuarkusTestResourceLifecycleManager
                 "tokenvault.apps.default.client-secret", FakeHubSpotResource.CLIENT_SECRET);
     }
 
+    /** The packaged application under test: these settings, and its management interface on the tests' port. */
     @Override
     public Map<String, String> start() {
-        return settings();
+        Map<String, String> config = new java.util.HashMap<>(settings());
+        config.put("quarkus.management.port", Integer.toString(Management.port()));
+        return config;
     }
 
     @Override
