@@ -207,7 +207,9 @@ grep -q '^connections=0$' "$WORK/count.out" ||
 launch_service() { # log file, port, [NAME=value ...: more environment]; sets LAUNCHED_PID (a plain java process)
   local log="$1" port="$2"
   shift 2
-  env QUARKUS_HTTP_HOST=127.0.0.1 QUARKUS_HTTP_PORT="$port" QUARKUS_MANAGEMENT_HOST=127.0.0.1 QUARKUS_MANAGEMENT_PORT=0 \
+  MGMT_PORT[$port]="$(free_port)"
+  env QUARKUS_HTTP_HOST=127.0.0.1 QUARKUS_HTTP_PORT="$port" \
+    QUARKUS_MANAGEMENT_HOST=127.0.0.1 QUARKUS_MANAGEMENT_PORT="${MGMT_PORT[$port]}" \
     QUARKUS_DATASOURCE_REACTIVE_URL="$DB_REACTIVE_URL" QUARKUS_DATASOURCE_JDBC_URL="$DB_JDBC_URL" \
     QUARKUS_DATASOURCE_USERNAME="$DB_USER" QUARKUS_DATASOURCE_PASSWORD="$DB_PASSWORD" \
     TOKENVAULT_CRYPTO_LOCAL_KEY_FILE="$KEK_FILE" \
@@ -220,20 +222,26 @@ launch_service() { # log file, port, [NAME=value ...: more environment]; sets LA
   LAUNCHED_PID=$!
 }
 
-# Health and metrics are on Quarkus' management interface; each process gets a free port for it (port 0) and
-# says which in its log. MGMT_PORT[<http port>] is that port once the process is ready.
+# Health and metrics are on Quarkus' management interface: each process gets a free port of its own for it
+# (MGMT_PORT[<http port>], chosen by launch_service; port 0 is not an option: Micrometer's HTTP binder then fails to
+# register the second server's meters and the management interface never listens).
 declare -A MGMT_PORT
-management_port() { # log file
-  grep -oE 'Management interface listening on https?://[^ ]+:[0-9]+' "$1" 2>/dev/null | tail -1 | sed 's/.*://'
+free_port() { # a TCP port nothing listens on now
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 30000))
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+      echo "$p"
+      return
+    fi
+  done
 }
 
-wait_ready() { # log file, port, pid, what; sets STARTUP_MS (since T0_MS) and MGMT_PORT[port]
-  local i mp
+wait_ready() { # log file, port, pid, what; sets STARTUP_MS (since T0_MS)
+  local i
   for ((i = 0; i < 6000; i++)); do
-    mp="$(management_port "$1")"
-    if [[ -n "$mp" ]] && curl -fs -o /dev/null "http://127.0.0.1:$mp/q/health/ready"; then
+    if curl -fs -o /dev/null "http://127.0.0.1:${MGMT_PORT[$2]}/q/health/ready"; then
       STARTUP_MS=$(($(date +%s%3N) - T0_MS))
-      MGMT_PORT[$2]="$mp"
       return 0
     fi
     alive "$3" || { tail -40 "$1" >&2; die "$4 exited during start-up (log above)"; }
