@@ -12,6 +12,7 @@ import jakarta.json.JsonNumber;
 import jakarta.json.JsonString;
 import jakarta.json.JsonValue;
 
+import dev.tokenvault.config.Apps;
 import dev.tokenvault.web.Params;
 
 /**
@@ -34,7 +35,6 @@ public record Caller(String sub, String issuer, Set<String> groups, boolean allP
     public static final String ALL = "*";
     public static final String DEFAULT_ISSUER = "default";
     static final String CLAIMS_SOURCE = "claims";
-    private static final java.util.regex.Pattern APP_NAME = java.util.regex.Pattern.compile("[a-z0-9-]{1,40}");
 
     public Caller {
         groups = Set.copyOf(groups);
@@ -69,7 +69,7 @@ public record Caller(String sub, String issuer, Set<String> groups, boolean allP
 
     /** The app as an audit record may hold it: a name that can be an app's, else null (the path is the caller's). */
     static String auditedApp(String app) {
-        return app != null && APP_NAME.matcher(app).matches() ? app : null;
+        return Apps.isName(app) ? app : null;
     }
 
     /** Which grants the decision had: the issuer and the grants' sources, or that it had none. */
@@ -136,10 +136,10 @@ public record Caller(String sub, String issuer, Set<String> groups, boolean allP
      */
     static Caller of(String sub, String issuer, boolean trustClaims, Set<String> groups, Object portalsClaim,
             List<Grant> policyGrants) {
-        List<Grant> grants = new ArrayList<>();
         if (!trustClaims) {
             return new Caller(sub, issuer, Set.of(), false, Set.of(), policyGrants);
         }
+        List<Grant> grants = new ArrayList<>();
         Set<Long> portals = new TreeSet<>();
         boolean all = false;
         for (Object entry : entries(portalsClaim)) {

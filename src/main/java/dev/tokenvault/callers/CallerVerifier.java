@@ -33,6 +33,7 @@ import org.jboss.logging.Logger;
 
 import com.github.benmanes.caffeine.cache.Cache;
 
+import dev.tokenvault.config.Apps;
 import dev.tokenvault.config.Caches;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.web.ApiException;
@@ -67,7 +68,6 @@ public class CallerVerifier {
     static final Path POD_TOKEN = Path.of("/var/run/secrets/kubernetes.io/serviceaccount/token");
     static final Path POD_CA = Path.of("/var/run/secrets/kubernetes.io/serviceaccount/ca.crt");
     private static final Pattern SERVICE_ACCOUNT = Pattern.compile("system:serviceaccount:([^:]+):([^:]+)");
-    private static final Pattern NAME = Pattern.compile("[a-z0-9-]{1,40}");
     private static final String PREFIX = "tokenvault.callers.issuers.";
 
     /** A verified token: who, its identity for Quarkus security, and until when it may be reused. */
@@ -266,7 +266,7 @@ public class CallerVerifier {
     /** Builds one configured issuer, or fails the start naming the key. */
     static Issuer issuer(String name, TokenVaultConfig.Callers.Issuer c, InstantSource clock) {
         String key = PREFIX + name;
-        if (!NAME.matcher(name).matches() || Caller.DEFAULT_ISSUER.equals(name)) {
+        if (!Apps.isName(name) || Caller.DEFAULT_ISSUER.equals(name)) {
             throw new IllegalStateException(key + ": an issuer name must match [a-z0-9-]{1,40} and not be 'default' "
                     + "(the issuer of mp.jwt.verify.*)");
         }

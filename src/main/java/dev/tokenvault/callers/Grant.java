@@ -23,8 +23,7 @@ public record Grant(Set<String> actions, boolean allApps, Set<String> apps, bool
      * ({@code null}: on every portal).
      */
     public boolean covers(String action, String app, Long portalId) {
-        return actions.contains(action) && (allApps || app != null && apps.contains(app))
-                && (allPortals || portalId != null && portals.contains(portalId));
+        return coversApp(action, app) && (allPortals || portalId != null && portals.contains(portalId));
     }
 
     /** Whether it lets the caller take {@code action} on {@code app} (null: every app) for at least some portals. */

@@ -16,6 +16,7 @@ import jakarta.json.JsonValue;
 
 import org.eclipse.microprofile.jwt.JsonWebToken;
 
+import dev.tokenvault.config.Apps;
 import dev.tokenvault.config.TokenVaultConfig;
 import dev.tokenvault.web.Params;
 
@@ -27,7 +28,6 @@ import dev.tokenvault.web.Params;
 final class Policies {
 
     static final String PREFIX = "tokenvault.callers.policies.";
-    private static final Pattern NAME = Pattern.compile("[a-z0-9-]{1,40}");
 
     private final List<Compiled> table;
 
@@ -86,7 +86,7 @@ final class Policies {
     private static Compiled compile(String name, TokenVaultConfig.Callers.Policy p, Set<String> issuerNames,
             Set<String> appNames) {
         String key = PREFIX + name;
-        if (!NAME.matcher(name).matches()) {
+        if (!Apps.isName(name)) {
             throw invalid(key, "a policy name must match [a-z0-9-]{1,40}");
         }
         if (!issuerNames.contains(p.issuer())) {

@@ -15,6 +15,14 @@ public class Apps {
 
     private static final Pattern NAME = Pattern.compile("[a-z0-9-]{1,40}");
 
+    /**
+     * Whether {@code name} has the shape of a configured name ({@code [a-z0-9-]{1,40}}: apps, caller issuers and
+     * policies).
+     */
+    public static boolean isName(String name) {
+        return name != null && NAME.matcher(name).matches();
+    }
+
     private final Map<String, TokenVaultConfig.App> apps;
 
     Apps(TokenVaultConfig config) {
